@@ -1,0 +1,155 @@
+/*
+ * ws_api.c - the functions handlers reach through mod_websocket.h.
+ *
+ * send/close/buffered_amount/retain/release are safe from any thread (they
+ * only touch the outbound queue under the loop's mutex); the accessors read
+ * the handshake request and are for callbacks, while it still exists.
+ */
+#include <string.h>
+
+#include "ws_internal.h"
+#include "apr_strings.h"
+#include "wsp_handshake.h"
+
+APLOG_USE_MODULE(websocket);
+
+#define WC(c) ((ws_conn_t *)(c))
+
+static int api_send(ws_conn *c, ws_message_type type, const void *data, size_t len)
+{
+    if (type != WS_TEXT && type != WS_BINARY)
+        return WS_EINVAL;
+    if (len && !data)
+        return WS_EINVAL;
+    if (type == WS_TEXT && !wsp_utf8_valid(data, len))
+        return WS_EINVAL;
+    return ws_conn_queue_frame(WC(c), type == WS_TEXT ? WSP_OP_TEXT
+                                                      : WSP_OP_BINARY,
+                               data, len, 0);
+}
+
+static int api_close(ws_conn *c, int code, const char *reason)
+{
+    apr_size_t n = reason ? strlen(reason) : 0;
+    if (code && !wsp_close_code_valid(code))
+        return WS_EINVAL;
+    if (!code && n)
+        return WS_EINVAL;          /* a reason needs a code on the wire */
+    if (n && !wsp_utf8_valid((const uint8_t *)reason, n))
+        return WS_EINVAL;
+    return ws_conn_queue_close(WC(c), code, reason, n);
+}
+
+static size_t api_buffered_amount(ws_conn *c)
+{
+    ws_conn_t *wc = WC(c);
+    size_t n;
+    if (!wc->loop)
+        return 0;
+    apr_thread_mutex_lock(wc->loop->mutex);
+    n = wc->buffered;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    return n;
+}
+
+static void api_retain(ws_conn *c)
+{
+    apr_atomic_inc32(&WC(c)->refs);
+}
+
+static void api_release(ws_conn *c)
+{
+    ws_conn_release(WC(c));
+}
+
+static void api_set_data(ws_conn *c, void *data)
+{
+    WC(c)->user_data = data;
+}
+
+static void *api_get_data(ws_conn *c)
+{
+    return WC(c)->user_data;
+}
+
+static const char *api_header(ws_conn *c, const char *name)
+{
+    request_rec *r = WC(c)->r;
+    return r && name ? apr_table_get(r->headers_in, name) : NULL;
+}
+
+static const char *api_offered_protocols(ws_conn *c)
+{
+    return WC(c)->offered;
+}
+
+/* Only a protocol the client offered may be answered (RFC 6455 4.2.2). */
+static int api_select_protocol(ws_conn *c, const char *protocol)
+{
+    ws_conn_t *wc = WC(c);
+    if (wc->state != WS_ST_HANDSHAKE || !wc->r)
+        return WS_ECLOSED;
+    if (!protocol) {
+        wc->protocol = NULL;
+        return WS_OK;
+    }
+    if (!wc->offered || !wsp_list_contains(wc->offered, protocol))
+        return WS_EINVAL;
+    wc->protocol = apr_pstrdup(wc->r->pool, protocol);
+    return WS_OK;
+}
+
+static const char *api_protocol(ws_conn *c)
+{
+    return WC(c)->protocol;
+}
+
+static const char *api_uri(ws_conn *c)
+{
+    request_rec *r = WC(c)->r;
+    return r ? r->uri : NULL;
+}
+
+static const char *api_user(ws_conn *c)
+{
+    request_rec *r = WC(c)->r;
+    return r ? r->user : NULL;
+}
+
+static const char *api_remote_ip(ws_conn *c)
+{
+    request_rec *r = WC(c)->r;
+    return r ? r->useragent_ip : NULL;
+}
+
+static void api_log(ws_conn *c, int level, const char *fmt, va_list ap)
+{
+    ws_conn_t *wc = WC(c);
+    char buf[1024];
+
+    if (!wc->c)
+        return;
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    ap_log_cerror(APLOG_MARK, level & APLOG_LEVELMASK, 0, wc->c, "%s: %s",
+                  wc->h->name ? wc->h->name : "handler", buf);
+}
+
+const ws_server ws_server_table = {
+    WS_HANDLER_ABI_VERSION,
+    sizeof(ws_server),
+    api_send,
+    api_close,
+    api_buffered_amount,
+    api_retain,
+    api_release,
+    api_set_data,
+    api_get_data,
+    api_header,
+    api_offered_protocols,
+    api_select_protocol,
+    api_protocol,
+    api_uri,
+    api_user,
+    api_remote_ip,
+    api_log
+};

@@ -1,0 +1,196 @@
+/*
+ * ws_io.c - moves bytes between a connection's filter chains and the engine,
+ * without ever blocking the loop thread.
+ *
+ * Everything goes through c->input_filters / c->output_filters (so mod_ssl
+ * and mod_logio see the traffic), never the raw socket, except for the
+ * final shutdown of the write side.
+ *
+ * Output: the core output filter (server/core_filters.c) writes
+ * non-blocking unless a brigade holds a FLUSH bucket or more than
+ * FlushMaxThreshold (64 KiB by default) of memory data, in which case it
+ * blocks up to Timeout.  So we never send FLUSH, pass at most
+ * WS_WRITE_CHUNK at a time, and pass nothing new while the core still holds
+ * data (c->data_in_output_filters); pending data is pushed by calling the
+ * core filter with a NULL brigade, exactly as the event MPM does in write
+ * completion, once the socket polls writable.
+ */
+#include <stdlib.h>
+
+#include "ws_internal.h"
+#include "http_connection.h"
+#include "http_request.h"
+#include "util_filter.h"
+
+APLOG_USE_MODULE(websocket);
+
+#define WS_READ_BYTES 65536
+
+ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
+{
+    apr_bucket_brigade *bb = wc->in_bb;
+    apr_status_t rv;
+
+    for (;;) {
+        apr_bucket *b;
+
+        if (APR_BRIGADE_EMPTY(bb)) {
+            rv = ap_get_brigade(wc->c->input_filters, bb, AP_MODE_READBYTES,
+                                APR_NONBLOCK_READ, WS_READ_BYTES);
+            /* Non-blocking and nothing there: success with no buckets. */
+            if (APR_STATUS_IS_EAGAIN(rv)
+                || (rv == APR_SUCCESS && APR_BRIGADE_EMPTY(bb)))
+                return WS_IO_AGAIN;
+            if (APR_STATUS_IS_EOF(rv))
+                return WS_IO_EOF;
+            if (rv != APR_SUCCESS) {
+                ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, wc->c,
+                              WSLOGNO(00401) "WebSocket read failed");
+                return WS_IO_ERROR;
+            }
+        }
+        b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_EOS(b))
+            return WS_IO_EOF;
+        if (!APR_BUCKET_IS_METADATA(b)) {
+            rv = apr_bucket_read(b, data, len, APR_NONBLOCK_READ);
+            if (rv != APR_SUCCESS)
+                return APR_STATUS_IS_EAGAIN(rv) ? WS_IO_AGAIN : WS_IO_ERROR;
+            if (*len)
+                return WS_IO_MORE;
+        }
+        apr_bucket_delete(b);
+    }
+}
+
+void ws_io_read_done(ws_conn_t *wc)
+{
+    if (!APR_BRIGADE_EMPTY(wc->in_bb))
+        apr_bucket_delete(APR_BRIGADE_FIRST(wc->in_bb));
+}
+
+/* Pushes what the core output filter holds, without blocking. */
+static apr_status_t core_push(conn_rec *c)
+{
+    ap_filter_t *f = c->output_filters;
+    while (f->next)
+        f = f->next;
+    return f->frec->filter_func.out_func(f, NULL);
+}
+
+/* Moves the shared queue into out_bb as heap buckets that take over the
+ * frames' memory (no copy). */
+static void take_queue(ws_conn_t *wc)
+{
+    ws_outbuf *o, *next;
+    apr_bucket_alloc_t *ba = wc->c->bucket_alloc;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    o = wc->q_head;
+    wc->q_head = wc->q_tail = NULL;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    for (; o; o = next) {
+        apr_size_t len = o->len;
+        apr_bucket *b;
+        next = o->next;
+        b = apr_bucket_heap_create((const char *)o, sizeof(*o) + len, free, ba);
+        b->start = sizeof(*o);
+        b->length = len;
+        APR_BRIGADE_INSERT_TAIL(wc->out_bb, b);
+    }
+}
+
+/* Moves up to WS_WRITE_CHUNK bytes from the head of out_bb to pass_bb. */
+static apr_size_t take_chunk(ws_conn_t *wc)
+{
+    apr_bucket *after, *b;
+    apr_size_t n = 0;
+
+    apr_brigade_partition(wc->out_bb, WS_WRITE_CHUNK, &after);
+    while ((b = APR_BRIGADE_FIRST(wc->out_bb)) != after) {
+        APR_BUCKET_REMOVE(b);
+        n += b->length;
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb, b);
+    }
+    return n;
+}
+
+static void account_written(ws_conn_t *wc, apr_size_t n)
+{
+    apr_thread_mutex_lock(wc->loop->mutex);
+    wc->buffered -= n;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+}
+
+ws_io_status ws_io_flush(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+    apr_status_t rv;
+
+    if (c->data_in_output_filters) {
+        if ((rv = core_push(c)) != APR_SUCCESS)
+            goto failed;
+        if (c->data_in_output_filters)
+            return WS_IO_AGAIN;
+    }
+    take_queue(wc);
+    while (!APR_BRIGADE_EMPTY(wc->out_bb)) {
+        apr_size_t n = take_chunk(wc);
+        rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
+        apr_brigade_cleanup(wc->pass_bb);
+        account_written(wc, n);
+        if (rv != APR_SUCCESS)
+            goto failed;
+        /* Under 4 KiB the core only buffers: push it out now. */
+        if (c->data_in_output_filters) {
+            if ((rv = core_push(c)) != APR_SUCCESS)
+                goto failed;
+            if (c->data_in_output_filters)
+                return WS_IO_AGAIN;
+        }
+    }
+    return WS_IO_DONE;
+
+failed:
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00402)
+                  "WebSocket write failed");
+    c->aborted = 1;
+    return WS_IO_ERROR;
+}
+
+void ws_io_shutdown_write(ws_conn_t *wc)
+{
+    if (wc->loop->async)
+        ap_prep_lingering_close(wc->c);   /* pre_close hooks, e.g. mod_ssl */
+    apr_socket_shutdown(ap_get_conn_socket(wc->c), APR_SHUTDOWN_WRITE);
+}
+
+/* The WebSocket is over: finish the HTTP request.  Under an async MPM that
+ * writes the access log entry (the EOR bucket) now; the MPM's own code never
+ * sees the suspended request again.  Under sync MPMs the handler returns
+ * and httpd does it. */
+void ws_io_finish_request(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+
+    if (wc->loop->async) {
+        ap_process_request_after_handler(wc->r);
+        /* Destroying c->pool while the state says SUSPENDED makes the MPM
+         * drop its suspended count with the connection count. */
+        c->cs->state = CONN_STATE_SUSPENDED;
+    }
+    apr_brigade_cleanup(wc->in_bb);
+    apr_brigade_cleanup(wc->out_bb);
+    wc->r = NULL;
+    wc->offered = wc->protocol = NULL;
+}
+
+/* Releases the connection itself.  Async: its pool (the MPM's transaction
+ * pool) goes, which closes the socket and lets the MPM forget it.  Sync:
+ * the MPM still owns it. */
+void ws_io_destroy(ws_conn_t *wc)
+{
+    if (wc->loop->async && wc->c)
+        apr_pool_destroy(wc->c->pool);
+    wc->c = NULL;
+}

@@ -1,0 +1,176 @@
+/*
+ * ws_upgrade.c - the opening handshake (RFC 6455 section 4.2), run as an
+ * ordinary content handler so that access control, authentication,
+ * rewrites and logging apply as to any request; then the hand-over of the
+ * connection to a loop.
+ */
+#include <string.h>
+
+#include "ws_internal.h"
+#include "ap_mpm.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "wsp_handshake.h"
+
+APLOG_USE_MODULE(websocket);
+
+/* Not an upgrade at all: tell the client what this location speaks. */
+static int upgrade_required(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->err_headers_out, "Connection", "Upgrade");
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00101)
+                  "not a WebSocket upgrade request: 426");
+    return HTTP_UPGRADE_REQUIRED;
+}
+
+static int version_required(request_rec *r, const char *version)
+{
+    apr_table_setn(r->err_headers_out, "Sec-WebSocket-Version", "13");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00102)
+                  "unsupported Sec-WebSocket-Version '%s': 426",
+                  version ? version : "(none)");
+    return HTTP_UPGRADE_REQUIRED;
+}
+
+static int bad_handshake(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00103)
+                  "bad WebSocket handshake: %s", why);
+    return HTTP_BAD_REQUEST;
+}
+
+static int is_version_13(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strncmp(v, "13", 2) != 0)
+        return 0;
+    for (v += 2; *v == ' ' || *v == '\t'; v++)
+        ;
+    return *v == '\0';
+}
+
+/* Checks the request against RFC 6455 4.2.1; returns OK or the status. */
+static int validate_request(request_rec *r)
+{
+    const char *upgrade = apr_table_get(r->headers_in, "Upgrade");
+    const char *connection = apr_table_get(r->headers_in, "Connection");
+    const char *version = apr_table_get(r->headers_in, "Sec-WebSocket-Version");
+    const char *key = apr_table_get(r->headers_in, "Sec-WebSocket-Key");
+
+    if (!upgrade || !wsp_header_has_token(upgrade, "websocket"))
+        return upgrade_required(r);
+    if (strcmp(r->method, "GET") != 0 || r->header_only)
+        return bad_handshake(r, "method is not GET");
+    if (r->proto_num < HTTP_VERSION(1, 1))
+        return bad_handshake(r, "protocol older than HTTP/1.1");
+    if (r->connection->master)
+        return bad_handshake(r, "HTTP/1.1 upgrade on an HTTP/2 stream");
+    if (!connection || !wsp_header_has_token(connection, "upgrade"))
+        return bad_handshake(r, "Connection header lacks the upgrade token");
+    if (!version || !is_version_13(version))
+        return version_required(r, version);
+    if (!key)
+        return bad_handshake(r, "no Sec-WebSocket-Key");
+    if (!wsp_key_valid(key))
+        return bad_handshake(r, "Sec-WebSocket-Key is not base64 of 16 bytes");
+    return OK;
+}
+
+/* Lets the handler look at the request, refuse it or pick a subprotocol. */
+static int run_handshake_callback(request_rec *r, ws_conn_t *wc)
+{
+    int status;
+
+    if (!wc->h->on_handshake)
+        return OK;
+    status = wc->h->on_handshake((ws_conn *)wc);
+    if (status == 0)
+        return OK;
+    if (status < 400 || status > 599) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00104)
+                      "handler %s refused the handshake with invalid status %d",
+                      wc->h->name ? wc->h->name : "?", status);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WSLOGNO(00105)
+                  "handler %s refused the WebSocket handshake: %d",
+                  wc->h->name ? wc->h->name : "?", status);
+    return status;
+}
+
+static void send_switching_protocols(request_rec *r, ws_conn_t *wc)
+{
+    char accept[WSP_ACCEPT_KEY_LEN + 1];
+
+    wsp_accept_key(apr_table_get(r->headers_in, "Sec-WebSocket-Key"), accept);
+    r->status = HTTP_SWITCHING_PROTOCOLS;
+    apr_table_clear(r->headers_out);
+    apr_table_setn(r->headers_out, "Upgrade", "websocket");
+    apr_table_setn(r->headers_out, "Connection", "Upgrade");
+    apr_table_set(r->headers_out, "Sec-WebSocket-Accept", accept);
+    if (wc->protocol)
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", wc->protocol);
+    /* Extensions offered (Sec-WebSocket-Extensions) are not answered: none
+     * is negotiated, so RSV bits stay forbidden. */
+    ap_send_interim_response(r, 1);
+    /* The response is complete as far as HTTP goes: no final response may
+     * follow, and the connection is never reused for HTTP. */
+    r->eos_sent = 1;
+    r->connection->keepalive = AP_CONN_CLOSE;
+}
+
+static int is_async_mpm(conn_rec *c)
+{
+    int async = 0;
+    return c->cs && ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS
+           && async && ws_loop_for_child();
+}
+
+/* After the 101: give the connection to a loop.  Async MPM: the child's loop
+ * thread takes it in our suspend_connection hook, once the MPM has let go
+ * (SUSPENDED).  Otherwise this thread runs it to the end. */
+static int hand_over(request_rec *r, ws_conn_t *wc)
+{
+    conn_rec *c = r->connection;
+
+    /* Our idle policy replaces mod_reqtimeout's, which would otherwise cut
+     * a silent WebSocket after its header/body timeouts. */
+    ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    if (is_async_mpm(c)) {
+        wc->loop = ws_loop_for_child();
+        ap_set_module_config(c->conn_config, &websocket_module, wc);
+        return SUSPENDED;
+    }
+    wc->loop = ws_loop_for_this_thread();
+    if (!wc->loop) {
+        ws_conn_release(wc);
+        return DONE;
+    }
+    ws_loop_run_inline(wc->loop, wc);   /* releases the engine's reference */
+    return OK;
+}
+
+int ws_upgrade_handler(request_rec *r, const ws_dir_conf *conf)
+{
+    ws_conn_t *wc;
+    int status = validate_request(r);
+
+    if (status != OK)
+        return status;
+    if (!(wc = ws_conn_create(r, conf)))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    wc->offered = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
+    if ((status = run_handshake_callback(r, wc)) != OK) {
+        ws_conn_release(wc);
+        return status;
+    }
+    send_switching_protocols(r, wc);
+    if (r->connection->aborted) {
+        ws_conn_release(wc);
+        return DONE;
+    }
+    return hand_over(r, wc);
+}
