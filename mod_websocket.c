@@ -124,8 +124,10 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_loop *loop;
     apr_status_t rv;
 
-    if (!ws_in_use || ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS
-        || !async)
+    if (!ws_in_use)
+        return;
+    ws_loop_init_child(pchild);
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         return;
     rv = ws_loop_create(&loop, 1, pchild);
     if (rv == APR_SUCCESS)
@@ -140,10 +142,8 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
  * after what was queued to it, so the child can exit promptly. */
 static void ws_child_stopping(apr_pool_t *pchild, int graceful)
 {
-    ws_loop *loop = ws_loop_for_child();
     (void)pchild; (void)graceful;
-    if (loop)
-        ws_loop_stop(loop, 0);
+    ws_loop_stop_all(0);
 }
 
 static void register_hooks(apr_pool_t *p)

@@ -133,6 +133,8 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
 apr_status_t ws_loop_start_thread(ws_loop *loop);
 void         ws_loop_stop(ws_loop *loop, int now);
 ws_loop     *ws_loop_for_child(void);
+void         ws_loop_init_child(apr_pool_t *pchild);
+void         ws_loop_stop_all(int now);
 ws_loop     *ws_loop_for_this_thread(void);
 void         ws_loop_handoff(ws_loop *loop, ws_conn_t *wc);
 void         ws_loop_run_inline(ws_loop *loop, ws_conn_t *wc);

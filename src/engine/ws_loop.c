@@ -12,6 +12,7 @@
  */
 #include "ws_internal.h"
 #include "http_main.h"
+#include "ap_mpm.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -23,6 +24,10 @@ APLOG_USE_MODULE(websocket);
 
 static ws_loop *child_loop;                 /* async MPMs */
 static __thread ws_loop *thread_loop;       /* sync MPMs, one per thread */
+
+/* Sync MPMs: every thread's loop, so that child_stopping can reach them. */
+static apr_thread_mutex_t *sync_loops_mutex;
+static apr_array_header_t *sync_loops;
 
 static int timer_compare(void *a, void *b)
 {
@@ -101,6 +106,8 @@ static apr_interval_time_t next_timeout(ws_loop *loop, apr_time_t now)
 {
     apr_interval_time_t t = -1;
     ws_conn_t *wc = apr_skiplist_peek(loop->timers);
+    if (loop->ready_head)
+        return 0;                    /* work left over (read fairness) */
     if (wc)
         t = wc->deadline > now ? wc->deadline - now : 0;
     if (loop->graveyard && (t < 0 || t > WS_HANDOFF_GRACE))
@@ -302,6 +309,15 @@ static void going_away_all(ws_loop *loop)
     loop->stop_done = 1;
 }
 
+/* prefork announces a graceful stop only by a signal (which interrupts
+ * our poll) and this state; it runs no child_stopping hook for it. */
+static int mpm_is_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    ap_mpm_query(AP_MPMQ_MPM_STATE, &state);
+    return state == AP_MPMQ_STOPPING;
+}
+
 static void iterate(ws_loop *loop)
 {
     apr_int32_t n = 0, i;
@@ -319,10 +335,14 @@ static void iterate(ws_loop *loop)
                      "WebSocket loop: poll failed");
     }
     take_incoming(loop);
-    run_ready(loop);
-    run_timers(loop, apr_time_now());
+    if (!loop->async && !loop->stopping && mpm_is_stopping())
+        loop->stopping = 1;
     if (loop->stopping && !loop->stop_done)
         going_away_all(loop);
+    run_timers(loop, apr_time_now());
+    /* Last, so that whatever the steps above queued goes out before the
+     * next poll. */
+    run_ready(loop);
     if (loop->async)
         reap_graveyard(loop, apr_time_now(), 0);
 }
@@ -387,6 +407,36 @@ ws_loop *ws_loop_for_child(void)
     return child_loop;
 }
 
+void ws_loop_init_child(apr_pool_t *pchild)
+{
+    if (apr_thread_mutex_create(&sync_loops_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) == APR_SUCCESS)
+        sync_loops = apr_array_make(pchild, 16, sizeof(ws_loop *));
+}
+
+/* Stops every loop of this process: the child's, or each thread's. */
+void ws_loop_stop_all(int now)
+{
+    int i;
+    if (child_loop)
+        ws_loop_stop(child_loop, now);
+    if (!sync_loops)
+        return;
+    apr_thread_mutex_lock(sync_loops_mutex);
+    for (i = 0; i < sync_loops->nelts; i++)
+        ws_loop_stop(APR_ARRAY_IDX(sync_loops, i, ws_loop *), now);
+    apr_thread_mutex_unlock(sync_loops_mutex);
+}
+
+static void register_sync_loop(ws_loop *loop)
+{
+    if (!sync_loops)
+        return;
+    apr_thread_mutex_lock(sync_loops_mutex);
+    APR_ARRAY_PUSH(sync_loops, ws_loop *) = loop;
+    apr_thread_mutex_unlock(sync_loops_mutex);
+}
+
 /* Sync MPMs: the calling worker thread's own loop, made on first use and
  * kept for the thread's life (a process-lifetime pool, never destroyed, so
  * a handler thread holding a reference can always reach its mutex). */
@@ -396,6 +446,7 @@ ws_loop *ws_loop_for_this_thread(void)
         ws_loop *loop;
         if (ws_loop_create(&loop, 0, NULL) != APR_SUCCESS)
             return NULL;
+        register_sync_loop(loop);
         thread_loop = loop;
     }
     thread_loop->owner = apr_os_thread_current();
