@@ -14,6 +14,8 @@
 #include "http_request.h"
 #include "mpm_common.h"
 #include "apr_strings.h"
+#include "http_main.h"
+#include <errno.h>
 
 #define WS_HANDLER_NAME "websocket-handler"
 
@@ -25,19 +27,27 @@ static int ws_in_use;
 
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
+    ws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
     (void)dir;
-    return apr_pcalloc(p, sizeof(ws_dir_conf));
+    conf->max_message = conf->max_pending = -1;
+    conf->ping_interval = conf->idle_timeout = -1;
+    return conf;
 }
+
+#define MERGE(field, unset) \
+    conf->field = add->field != (unset) ? add->field : base->field
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     ws_dir_conf *base = basev, *add = addv;
     ws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    conf->handler = add->handler ? add->handler : base->handler;
-    conf->max_message_set = add->max_message_set || base->max_message_set;
-    conf->max_message = add->max_message_set ? add->max_message
-                                             : base->max_message;
+    MERGE(handler, NULL);
+    MERGE(max_message, -1);
+    MERGE(max_pending, -1);
+    MERGE(ping_interval, -1);
+    MERGE(idle_timeout, -1);
+    MERGE(log_items, NULL);
     return conf;
 }
 
@@ -51,27 +61,80 @@ static const char *set_handler(cmd_parms *cmd, void *dconf, const char *path,
     return err;
 }
 
-static const char *set_max_message(cmd_parms *cmd, void *dconf, const char *arg)
+/* A whole number in [min, max], or NULL. */
+static const char *parse_number(cmd_parms *cmd, const char *arg,
+                                apr_int64_t min, apr_int64_t max,
+                                apr_int64_t *out)
 {
-    ws_dir_conf *conf = dconf;
     char *end;
     apr_int64_t n;
 
-    if (apr_strtoff((apr_off_t *)&n, arg, &end, 10) != APR_SUCCESS
-        || *end || n <= 0)
-        return apr_psprintf(cmd->pool, "WebSocketMaxMessageSize must be a "
-                            "positive number of bytes, not '%s'", arg);
-    conf->max_message = (apr_uint64_t)n;
-    conf->max_message_set = 1;
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (errno || end == arg || *end || n < min || n > max)
+        return apr_psprintf(cmd->pool, "%s must be a whole number from %"
+                            APR_INT64_T_FMT " to %" APR_INT64_T_FMT
+                            ", not '%s'", cmd->directive->directive,
+                            min, max, arg);
+    *out = n;
     return NULL;
 }
+
+static const char *set_max_message(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf *conf = dconf;
+    return parse_number(cmd, arg, 1, APR_INT64_C(1) << 62, &conf->max_message);
+}
+
+static const char *set_max_pending(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf *conf = dconf;
+    return parse_number(cmd, arg, 1, APR_INT64_C(1) << 40, &conf->max_pending);
+}
+
+static const char *set_seconds(cmd_parms *cmd, const char *arg,
+                               apr_interval_time_t *out)
+{
+    apr_int64_t n;
+    const char *err = parse_number(cmd, arg, 0, 86400 * 365, &n);
+    if (!err)
+        *out = apr_time_from_sec(n);
+    return err;
+}
+
+static const char *set_ping_interval(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return set_seconds(cmd, arg, &((ws_dir_conf *)dconf)->ping_interval);
+}
+
+static const char *set_idle_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return set_seconds(cmd, arg, &((ws_dir_conf *)dconf)->idle_timeout);
+}
+
+static const char *set_log_format(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return ws_connlog_compile(cmd->pool, arg, &((ws_dir_conf *)dconf)->log_items);
+}
+
+#define WS_CONTEXT (OR_FILEINFO | ACCESS_CONF | RSRC_CONF)
 
 static const command_rec ws_cmds[] = {
     AP_INIT_TAKE2("WebSocketHandler", set_handler, NULL, OR_FILEINFO | ACCESS_CONF,
                   "a handler shared object and the name of its init function"),
-    AP_INIT_TAKE1("WebSocketMaxMessageSize", set_max_message, NULL,
-                  OR_FILEINFO | ACCESS_CONF | RSRC_CONF,
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", set_max_message, NULL, WS_CONTEXT,
                   "the largest message accepted, in bytes (default 16777216)"),
+    AP_INIT_TAKE1("WebSocketMaxPendingOutput", set_max_pending, NULL, WS_CONTEXT,
+                  "bytes queued for one WebSocket before ws_send() refuses "
+                  "and reading pauses (default 4194304)"),
+    AP_INIT_TAKE1("WebSocketPingInterval", set_ping_interval, NULL, WS_CONTEXT,
+                  "seconds between pings to each WebSocket, 0 for none (default 0)"),
+    AP_INIT_TAKE1("WebSocketIdleTimeout", set_idle_timeout, NULL, WS_CONTEXT,
+                  "seconds of silence from the client before closing with "
+                  "1001, 0 for never (default 0)"),
+    AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
+                  "the format of the line logged (at info) for each closed "
+                  "WebSocket"),
     {NULL}
 };
 
@@ -79,8 +142,19 @@ static const command_rec ws_cmds[] = {
 
 static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    (void)pconf; (void)plog; (void)ptemp;
+    (void)plog; (void)ptemp;
     ws_in_use = 0;
+    ws_connlog_init(pconf);
+    return OK;
+}
+
+static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog; (void)ptemp;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;                  /* the first, checking pass */
+    ws_stats_post_config(pconf, s);
     return OK;
 }
 
@@ -126,6 +200,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
 
     if (!ws_in_use)
         return;
+    ws_stats_child_init(pchild);
     ws_loop_init_child(pchild);
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
         return;
@@ -150,6 +225,8 @@ static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_pre_config(ws_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ws_stats_register_hooks();
     ap_hook_fixups(ws_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(ws_content_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_suspend_connection(ws_suspend_connection, NULL, NULL, APR_HOOK_MIDDLE);

@@ -41,10 +41,13 @@ ws_conn_t *ws_conn_create(request_rec *r, const ws_dir_conf *conf)
     wc->r = r;
     wc->c = c;
     wc->h = conf->handler->h;
+    wc->conf = conf;
+    wc->max_pending = conf->max_pending > 0 ? (apr_size_t)conf->max_pending
+                                            : WS_DEFAULT_MAX_PENDING;
     wc->state = WS_ST_HANDSHAKE;
     wc->close_code = WSP_CLOSE_ABNORMAL;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.max_message_size = conf->max_message_set ? conf->max_message
+    cfg.max_message_size = conf->max_message > 0 ? (uint64_t)conf->max_message
                                                  : WS_DEFAULT_MAX_MESSAGE;
     cfg.require_mask = 1;
     cfg.allowed_rsv = 0;              /* no extension negotiated (yet) */
@@ -132,6 +135,10 @@ int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
         free(o);
         return rc;
     }
+    if (!is_control) {
+        WS_COUNT(&wc->st, msgs_out, 1);
+        WS_COUNT(ws_stats_mine(), msgs_out, 1);
+    }
     wake_loop_unless_owner(wc);
     return WS_OK;
 }
@@ -158,6 +165,7 @@ int ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
         queue_append(wc, o);
         wc->send_closed = 1;
         if (wc->close_code == WSP_CLOSE_ABNORMAL) {
+            wc->closed_by = WS_BY_SERVER;
             wc->close_code = code ? code : WSP_CLOSE_NO_STATUS;
             n = n > 2 ? n - 2 : 0;
             memcpy(wc->close_reason, payload + 2, n);
@@ -221,6 +229,7 @@ static void fail_connection(ws_conn_t *wc, int code, const char *why)
     apr_thread_mutex_lock(wc->loop->mutex);
     wc->close_code = code;             /* what really ended it */
     wc->close_reason[0] = '\0';
+    wc->closed_by = WS_BY_SERVER;
     apr_thread_mutex_unlock(wc->loop->mutex);
     enter_draining(wc);
 }
@@ -235,6 +244,7 @@ static void peer_gone(ws_conn_t *wc, int error)
         apr_thread_mutex_lock(wc->loop->mutex);
         wc->close_code = WSP_CLOSE_ABNORMAL;
         wc->close_reason[0] = '\0';
+        wc->closed_by = WS_BY_NONE;
         apr_thread_mutex_unlock(wc->loop->mutex);
     }
     conn_finish(wc);
@@ -245,6 +255,10 @@ static void conn_finish(ws_conn_t *wc)
     if (wc->state == WS_ST_FINISHED)
         return;
     notify_close(wc);
+    if (wc->opened) {
+        ws_connlog_write(wc);
+        __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);
+    }
     ws_loop_forget(wc);
     wc->state = WS_ST_FINISHED;
     ws_io_finish_request(wc);
@@ -266,10 +280,53 @@ void ws_conn_going_away(ws_conn_t *wc)
         enter_closing(wc);
 }
 
+/* The next keepalive deadline: a ping due, or the idle limit. */
+static void arm_keepalive(ws_conn_t *wc)
+{
+    apr_time_t next = 0;
+    if (wc->conf->ping_interval > 0)
+        next = wc->last_ping + wc->conf->ping_interval;
+    if (wc->conf->idle_timeout > 0) {
+        apr_time_t idle = wc->last_rx + wc->conf->idle_timeout;
+        if (!next || idle < next)
+            next = idle;
+    }
+    ws_loop_set_timer(wc, next);
+}
+
+/* OPEN and the keepalive deadline passed.  Reading does not re-arm the
+ * timer (that would cost a skiplist update per read); the timer checks
+ * the clocks when it fires and re-arms itself. */
+static void keepalive_tick(ws_conn_t *wc)
+{
+    apr_time_t now = apr_time_now();
+
+    if (wc->conf->idle_timeout > 0
+        && now - wc->last_rx >= wc->conf->idle_timeout) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00308)
+                      "WebSocket idle for %" APR_TIME_T_FMT " s: closing",
+                      apr_time_sec(now - wc->last_rx));
+        if (ws_conn_queue_close(wc, WSP_CLOSE_GOING_AWAY, "idle timeout",
+                                strlen("idle timeout")) == WS_OK)
+            enter_closing(wc);
+        return;
+    }
+    if (wc->conf->ping_interval > 0
+        && now - wc->last_ping >= wc->conf->ping_interval) {
+        ws_conn_queue_frame(wc, WSP_OP_PING, NULL, 0, 1);
+        wc->last_ping = now;
+    }
+    arm_keepalive(wc);
+}
+
 void ws_conn_adopt(ws_conn_t *wc)
 {
     wc->state = WS_ST_OPEN;
     wc->opened = 1;
+    wc->opened_at = wc->last_rx = wc->last_ping = apr_time_now();
+    WS_COUNT(ws_stats_mine(), open, 1);
+    WS_COUNT(ws_stats_mine(), opened, 1);
+    arm_keepalive(wc);
     ws_loop_watch(wc, APR_POLLIN);
     if (wc->state == WS_ST_FINISHED)
         return;
@@ -290,7 +347,9 @@ static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t l
     ws_conn_t *wc = ud;
     if (wc->state != WS_ST_OPEN)
         return 0;                      /* after our close: discarded */
-    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, wc->c,
+    WS_COUNT(&wc->st, msgs_in, 1);
+    WS_COUNT(ws_stats_mine(), msgs_in, 1);
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c,
                   "WebSocket %s message, %" APR_SIZE_T_FMT " bytes",
                   opcode == WSP_OP_TEXT ? "text" : "binary", (apr_size_t)len);
     if (wc->h->on_message)
@@ -303,7 +362,7 @@ static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t l
 static int on_reader_ping(void *ud, const uint8_t *data, size_t len)
 {
     ws_conn_t *wc = ud;
-    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, wc->c,
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c,
                   "WebSocket ping, %" APR_SIZE_T_FMT " bytes", (apr_size_t)len);
     ws_conn_queue_frame(wc, WSP_OP_PONG, data, len, 1);
     return 0;
@@ -327,6 +386,7 @@ static int on_reader_close(void *ud, int code, const char *reason, size_t len)
                             NULL, 0);
         apr_thread_mutex_lock(wc->loop->mutex);
         wc->close_code = code;
+        wc->closed_by = WS_BY_CLIENT;
         if (len > sizeof(wc->close_reason) - 1)
             len = sizeof(wc->close_reason) - 1;
         memcpy(wc->close_reason, reason, len);
@@ -367,6 +427,9 @@ void ws_conn_on_readable(ws_conn_t *wc)
             peer_gone(wc, st == WS_IO_ERROR);
             return;
         }
+        wc->last_rx = apr_time_now();
+        WS_COUNT(&wc->st, bytes_in, len);
+        WS_COUNT(ws_stats_mine(), bytes_in, len);
         feed(wc, data, len);
         ws_io_read_done(wc);
         if (wc->state == WS_ST_FINISHED)
@@ -380,6 +443,21 @@ void ws_conn_on_readable(ws_conn_t *wc)
     wc->read_pending = 1;
 }
 
+/* Backpressure on input: while more than WebSocketMaxPendingOutput waits to
+ * go out, stop reading from this peer (its echoes and pongs would only grow
+ * the queue); resume below half of it. */
+static void update_read_pause(ws_conn_t *wc)
+{
+    apr_size_t buffered;
+    apr_thread_mutex_lock(wc->loop->mutex);
+    buffered = wc->buffered;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    if (!wc->read_paused && buffered > wc->max_pending)
+        wc->read_paused = 1;
+    else if (wc->read_paused && buffered <= wc->max_pending / 2)
+        wc->read_paused = 0;
+}
+
 static void conn_flush(ws_conn_t *wc)
 {
     ws_io_status st = ws_io_flush(wc);
@@ -389,8 +467,9 @@ static void conn_flush(ws_conn_t *wc)
         peer_gone(wc, 1);
         return;
     }
+    update_read_pause(wc);
     if (st == WS_IO_AGAIN) {
-        ws_loop_watch(wc, APR_POLLIN | APR_POLLOUT);
+        ws_loop_watch(wc, (wc->read_paused ? 0 : APR_POLLIN) | APR_POLLOUT);
         return;
     }
     ws_loop_watch(wc, APR_POLLIN);
@@ -419,7 +498,7 @@ void ws_conn_on_scheduled(ws_conn_t *wc)
 {
     int close_queued;
 
-    if (wc->read_pending) {
+    if (wc->read_pending && !wc->read_paused) {
         wc->read_pending = 0;
         ws_conn_on_readable(wc);
         if (wc->state == WS_ST_FINISHED)
@@ -449,6 +528,9 @@ void ws_conn_on_timer(ws_conn_t *wc)
         break;
     case WS_ST_LINGER:
         conn_finish(wc);
+        break;
+    case WS_ST_OPEN:
+        keepalive_tick(wc);
         break;
     default:
         break;

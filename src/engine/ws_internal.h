@@ -45,11 +45,31 @@ typedef struct ws_handler_ref {
     const ws_handler *h;
 } ws_handler_ref;
 
+typedef struct ws_log_item ws_log_item;
+
+/* Per-directory settings; an unset value (-1, NULL) inherits. */
 typedef struct ws_dir_conf {
     const ws_handler_ref *handler;        /* NULL: not a WebSocket location */
-    apr_uint64_t          max_message;    /* WebSocketMaxMessageSize */
-    int                   max_message_set;
+    apr_int64_t           max_message;    /* WebSocketMaxMessageSize */
+    apr_int64_t           max_pending;    /* WebSocketMaxPendingOutput */
+    apr_interval_time_t   ping_interval;  /* WebSocketPingInterval, 0 = off */
+    apr_interval_time_t   idle_timeout;   /* WebSocketIdleTimeout, 0 = off */
+    apr_array_header_t   *log_items;      /* WebSocketLogFormat, compiled */
 } ws_dir_conf;
+
+#define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
+
+/* Counters of one child (shared memory, see ws_stats.c) or of one
+ * connection (for its log line). */
+typedef struct ws_counters {
+    apr_uint64_t open, opened;
+    apr_uint64_t msgs_in, msgs_out;
+    apr_uint64_t bytes_in, bytes_out;
+} ws_counters;
+#define WS_COUNT(ctr, field, n) \
+    __atomic_fetch_add(&(ctr)->field, (apr_uint64_t)(n), __ATOMIC_RELAXED)
+
+typedef enum { WS_BY_NONE = 0, WS_BY_CLIENT, WS_BY_SERVER } ws_closer;
 
 typedef enum ws_state {
     WS_ST_HANDSHAKE = 0, /* on the request thread, before the 101 */
@@ -79,7 +99,14 @@ struct ws_conn {
     conn_rec        *c;            /* NULL once finished */
     request_rec     *r;            /* NULL once finished */
     const ws_handler *h;
+    const ws_dir_conf *conf;
     void            *user_data;
+    ws_counters      st;           /* this connection's, for its log line */
+    ws_closer        closed_by;
+    apr_time_t       opened_at;
+    apr_time_t       last_rx;      /* last input: the idle clock */
+    apr_time_t       last_ping;
+    int              read_paused;  /* output over the bound: not reading */
     ws_state         state;
     int              opened;       /* on_open was called */
     int              close_notified; /* on_close was called */
@@ -175,6 +202,18 @@ ws_io_status ws_io_flush(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
+
+/* ws_stats.c */
+apr_status_t ws_stats_post_config(apr_pool_t *pconf, server_rec *s);
+void         ws_stats_child_init(apr_pool_t *pchild);
+ws_counters *ws_stats_mine(void);
+void         ws_stats_register_hooks(void);
+
+/* ws_connlog.c */
+void         ws_connlog_init(apr_pool_t *pconf);
+const char  *ws_connlog_compile(apr_pool_t *p, const char *fmt,
+                                apr_array_header_t **out);
+void         ws_connlog_write(ws_conn_t *wc);
 
 /* ws_api.c */
 extern const ws_server ws_server_table;

@@ -120,6 +120,8 @@ static void account_written(ws_conn_t *wc, apr_size_t n)
     apr_thread_mutex_lock(wc->loop->mutex);
     wc->buffered -= n;
     apr_thread_mutex_unlock(wc->loop->mutex);
+    WS_COUNT(&wc->st, bytes_out, n);
+    WS_COUNT(ws_stats_mine(), bytes_out, n);
 }
 
 ws_io_status ws_io_flush(ws_conn_t *wc)
