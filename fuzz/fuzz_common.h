@@ -1,0 +1,24 @@
+/*
+ * fuzz_common.h - shared by the fuzz targets: a check that aborts (so both
+ * libFuzzer and the standalone replay driver report it) and the entry point.
+ */
+#ifndef FUZZ_COMMON_H
+#define FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FUZZ_CHECK(cond)                                                    \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,          \
+                    __LINE__, #cond);                                       \
+            abort();                                                        \
+        }                                                                   \
+    } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#endif

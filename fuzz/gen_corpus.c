@@ -1,0 +1,200 @@
+/*
+ * gen_corpus.c - writes the seed corpus for the fuzz targets:
+ *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name
+ * Seeds are built here from readable descriptions so the repository holds
+ * no binary blobs.  Reader seeds start with the two config bytes that
+ * fuzz_reader.c expects ([config][k=0]) or a chunk plan.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct seed {
+    uint8_t buf[70000 + 64];
+    size_t  len;
+} seed;
+
+static seed s;
+
+static void put(const void *p, size_t n)
+{
+    if (s.len + n > sizeof s.buf) {
+        fprintf(stderr, "seed too large\n");
+        exit(1);
+    }
+    memcpy(s.buf + s.len, p, n);
+    s.len += n;
+}
+
+static void byte(unsigned c)
+{
+    uint8_t b = (uint8_t)c;
+    put(&b, 1);
+}
+
+/* A frame with minimal length encoding; masked with a fixed key. */
+static void frame(unsigned b0, const void *payload, size_t n, int masked)
+{
+    static const uint8_t key[4] = { 0x37, 0xfa, 0x21, 0x3d };
+    const uint8_t *p = payload;
+    size_t i;
+    int k;
+
+    byte(b0);
+    if (n <= 125) {
+        byte((masked ? 0x80u : 0) | (unsigned)n);
+    } else if (n <= 0xFFFF) {
+        byte((masked ? 0x80u : 0) | 126);
+        byte((unsigned)(n >> 8));
+        byte((unsigned)n);
+    } else {
+        byte((masked ? 0x80u : 0) | 127);
+        for (k = 7; k >= 0; k--)
+            byte((unsigned)((uint64_t)n >> (8 * k)));
+    }
+    if (masked)
+        put(key, 4);
+    for (i = 0; i < n; i++)
+        byte(masked ? p[i] ^ key[i % 4] : p[i]);
+}
+
+static void sframe(unsigned b0, const char *text)
+{
+    frame(b0, text, strlen(text), 1);
+}
+
+static void write_seed(const char *dir, const char *sub, const char *name)
+{
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(s.buf, 1, s.len, f) != s.len || fclose(f) != 0) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    s.len = 0;
+}
+
+static void start_reader(unsigned config, unsigned chunk)
+{
+    byte(config);
+    if (chunk) {
+        byte(1);
+        byte(chunk);
+    } else {
+        byte(0);
+    }
+}
+
+static void reader_seeds(const char *dir)
+{
+    static uint8_t big[70000];
+    uint8_t p[126];
+
+    start_reader(0x00, 0);
+    sframe(0x81, "Hello");
+    write_seed(dir, "reader", "01-text");
+
+    start_reader(0x40, 3);          /* callbacks stop every event */
+    sframe(0x01, "Hel");
+    sframe(0x89, "ping");
+    sframe(0x00, "l");
+    sframe(0x8A, "");
+    sframe(0x80, "o");
+    frame(0x88, "\x03\xe8" "bye", 5, 1);
+    write_seed(dir, "reader", "02-fragments-and-control");
+
+    start_reader(0x00, 7);
+    memset(p, 'a', sizeof p);
+    frame(0x82, p, 126, 1);
+    frame(0x82, big, 65536, 1);
+    write_seed(dir, "reader", "03-lengths-16-64");
+
+    start_reader(0x20, 0);          /* max size 1000 */
+    frame(0x82, big, 1001, 1);
+    write_seed(dir, "reader", "04-too-big");
+
+    start_reader(0x00, 2);
+    sframe(0x01, "\xe2\x82");
+    sframe(0x80, "\xac\xf0\x9f\x98\x80");
+    sframe(0x81, "bad \xed\xa0\x80");
+    write_seed(dir, "reader", "05-utf8");
+
+    start_reader(0x04, 0);          /* RSV1 allowed */
+    sframe(0xC1, "deflated?");
+    sframe(0xA1, "rsv2");
+    write_seed(dir, "reader", "06-rsv");
+
+    start_reader(0x03, 0);          /* client: server frames unmasked */
+    frame(0x81, "Hello", 5, 0);
+    frame(0x89, "", 0, 0);
+    write_seed(dir, "reader", "07-client");
+
+    start_reader(0x00, 0);
+    frame(0x88, "\x03\xed", 2, 1);
+    write_seed(dir, "reader", "08-close-bad-code");
+
+    start_reader(0x00, 0);
+    frame(0x88, "", 0, 1);
+    frame(0x88, "\x0f\xa0\xe2\x82\xac", 5, 1);
+    write_seed(dir, "reader", "09-close-empty-and-reason");
+
+    start_reader(0x00, 0);
+    byte(0x82); byte(0xFF);
+    byte(0x80); byte(0); byte(0); byte(0); byte(0); byte(0); byte(0); byte(1);
+    write_seed(dir, "reader", "10-length-top-bit");
+
+    start_reader(0x00, 0);
+    sframe(0x83, "reserved opcode");
+    write_seed(dir, "reader", "11-reserved-opcode");
+}
+
+static void utf8_seed(const char *dir, const char *name, const char *text)
+{
+    byte(0x5A);
+    put(text, strlen(text));
+    write_seed(dir, "utf8", name);
+}
+
+static void utf8_seeds(const char *dir)
+{
+    utf8_seed(dir, "01-ascii", "The quick brown fox jumps over the lazy dog, twice over.");
+    utf8_seed(dir, "02-greek", "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5");
+    utf8_seed(dir, "03-bounds", "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80"
+                                "\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
+    utf8_seed(dir, "04-overlong", "abc\xc0\xaf" "def");
+    utf8_seed(dir, "05-surrogate", "abc\xed\xa0\x80");
+    utf8_seed(dir, "06-too-high", "\xf4\x90\x80\x80");
+    utf8_seed(dir, "07-truncated", "0123456789abcdef\xf0\x9f\x98");
+    utf8_seed(dir, "08-lone-continuation", "0123456789abcdef0123\x80");
+}
+
+static void make_dir(const char *dir, const char *sub)
+{
+    char path[4096];
+
+    snprintf(path, sizeof path, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    make_dir(argv[1], NULL);
+    make_dir(argv[1], "reader");
+    make_dir(argv[1], "utf8");
+    reader_seeds(argv[1]);
+    utf8_seeds(argv[1]);
+    return 0;
+}

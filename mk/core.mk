@@ -1,0 +1,142 @@
+# mk/core.mk - the protocol core (src/core): sources, flags, unit tests and
+# fuzzing.  Included by the top-level Makefile, or used alone from the repo
+# top:
+#
+#   make -f mk/core.mk unit-test [SANITIZE=1]   cmocka tests
+#   make -f mk/core.mk fuzz-replay [SANITIZE=1] replay the seed corpus (gcc)
+#   make -f mk/core.mk fuzz [FUZZ_SECONDS=60]   libFuzzer runs (clang)
+#   make -f mk/core.mk core-bench               reader throughput
+#
+# Every path is relative to the repo top (the make cwd); outputs go under
+# build/core/<variant>/ so sanitized and plain objects never mix.
+# Only CORE_*-prefixed variables are defined, so including this file does
+# not disturb the caller's CFLAGS/LDFLAGS.
+
+CORE_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+# ---- what other makefiles use -------------------------------------------
+
+CORE_SRCS := src/core/wsp_frame.c src/core/wsp_frame_write.c \
+             src/core/wsp_mask.c src/core/wsp_close.c \
+             src/core/wsp_utf8.c src/core/wsp_handshake.c
+CORE_HDRS := src/core/wsp_frame.h src/core/wsp_utf8.h \
+             src/core/wsp_handshake.h src/core/wsp_internal.h
+CORE_CFLAGS := -Isrc/core $(shell apr-1-config --cflags --cppflags --includes) \
+               $(shell apu-1-config --includes)
+CORE_LIBS := $(shell apu-1-config --link-ld --libs) \
+             $(shell apr-1-config --link-ld --libs)
+
+# ---- build settings for the core's own tests ----------------------------
+
+CORE_CC      ?= gcc
+CORE_CLANG   ?= clang
+CORE_WARN    := -Wall -Wextra -Werror
+CORE_OPT     := -O2 -g
+FUZZ_SECONDS ?= 60
+SANITIZE     ?= 0
+
+ifeq ($(SANITIZE),1)
+CORE_VARIANT := sanitize
+CORE_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+                 -fno-sanitize-recover=all
+else
+CORE_VARIANT := plain
+CORE_SANFLAGS :=
+endif
+
+CORE_OUT      := build/core/$(CORE_VARIANT)
+CORE_BUILD_CFLAGS = $(CORE_WARN) $(CORE_OPT) $(CORE_SANFLAGS) $(CORE_CFLAGS)
+CORE_OBJS     := $(patsubst src/core/%.c,$(CORE_OUT)/obj/%.o,$(CORE_SRCS))
+CORE_LIB      := $(CORE_OUT)/libwspcore.a
+
+CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory
+CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
+CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
+                   tests/unit/utf8_ref.h
+
+CORE_FUZZ_NAMES := reader utf8
+CORE_FUZZ_DEPS  := fuzz/fuzz_common.h tests/unit/utf8_ref.h
+CORE_CORPUS     := fuzz/corpus
+
+.PHONY: unit-test fuzz-replay fuzz fuzz-corpus core-lib core-bench core-clean
+
+core-lib: $(CORE_LIB)
+
+$(CORE_OUT)/obj/%.o: src/core/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(CORE_CC) $(CORE_BUILD_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- unit tests ----------------------------------------------------------
+
+$(CORE_OUT)/test_%: tests/unit/test_%.c $(CORE_TEST_UTIL) $(CORE_LIB) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_BUILD_CFLAGS) -Itests/unit -o $@ $< \
+	    tests/unit/wsp_test_util.c $(CORE_LIB) $(CORE_SANFLAGS) -lcmocka $(CORE_LIBS)
+
+unit-test: $(CORE_TEST_BINS)
+	@set -e; for t in $(CORE_TEST_BINS); do echo "== $$t"; $$t; done
+
+# ---- fuzzing -------------------------------------------------------------
+
+# Seeds are written by a small generator, so no binary blobs live in git.
+$(CORE_OUT)/gen_corpus: fuzz/gen_corpus.c
+	@mkdir -p $(@D)
+	$(CORE_CC) $(CORE_WARN) $(CORE_OPT) -o $@ $<
+
+fuzz-corpus: $(CORE_OUT)/gen_corpus
+	$(CORE_OUT)/gen_corpus $(CORE_CORPUS)
+
+# Standalone replay drivers, built with the ordinary compiler.
+$(CORE_OUT)/replay_%: fuzz/fuzz_%.c fuzz/standalone.c $(CORE_FUZZ_DEPS) $(CORE_LIB)
+	$(CORE_CC) $(CORE_BUILD_CFLAGS) -Itests/unit -o $@ $< fuzz/standalone.c \
+	    $(CORE_LIB) $(CORE_SANFLAGS) $(CORE_LIBS)
+
+fuzz-replay: fuzz-corpus $(patsubst %,$(CORE_OUT)/replay_%,$(CORE_FUZZ_NAMES))
+	@set -e; for n in $(CORE_FUZZ_NAMES); do \
+	    found=build/core/fuzz-found/$$n; [ -d $$found ] || found=; \
+	    $(CORE_OUT)/replay_$$n $(CORE_CORPUS)/$$n $$found; \
+	done
+
+# libFuzzer builds always carry ASan+UBSan; the core is compiled into them
+# directly so it gets the coverage instrumentation.
+CORE_FUZZ_OUT   := build/core/libfuzzer
+CORE_FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                   -fno-omit-frame-pointer -O1 -g $(CORE_WARN)
+
+$(CORE_FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS) $(CORE_FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(CORE_CLANG) $(CORE_FUZZ_FLAGS) $(CORE_CFLAGS) -Itests/unit -o $@ $< \
+	    $(CORE_SRCS) $(CORE_LIBS)
+
+fuzz: fuzz-corpus $(patsubst %,$(CORE_FUZZ_OUT)/fuzz_%,$(CORE_FUZZ_NAMES))
+	@set -e; for n in $(CORE_FUZZ_NAMES); do \
+	    mkdir -p build/core/fuzz-found/$$n; \
+	    echo "== fuzz_$$n for $(FUZZ_SECONDS)s"; \
+	    $(CORE_FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -max_len=4096 -print_final_stats=1 \
+	        -artifact_prefix=build/core/fuzz-found/$$n- \
+	        build/core/fuzz-found/$$n $(CORE_CORPUS)/$$n; \
+	done
+
+# ---- benchmark -----------------------------------------------------------
+
+$(CORE_OUT)/bench_reader: tests/unit/bench_reader.c $(CORE_LIB) $(CORE_HDRS)
+	$(CORE_CC) $(CORE_BUILD_CFLAGS) -o $@ $< $(CORE_LIB) $(CORE_SANFLAGS) $(CORE_LIBS)
+
+core-bench: $(CORE_OUT)/bench_reader
+	$(CORE_OUT)/bench_reader
+
+core-clean:
+	rm -rf build/core
+
+# ---- default goal --------------------------------------------------------
+
+# Included: leave the includer's default goal alone.  Alone: run the tests.
+ifeq ($(notdir $(firstword $(MAKEFILE_LIST))),core.mk)
+.DEFAULT_GOAL := unit-test
+else
+.DEFAULT_GOAL := $(CORE_SAVED_GOAL)
+endif

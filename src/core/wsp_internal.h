@@ -1,0 +1,25 @@
+/*
+ * wsp_internal.h - helpers shared by the protocol core's own files (and its
+ * unit tests).  Not part of the contract in wsp_frame.h; may change freely.
+ */
+#ifndef WSP_INTERNAL_H
+#define WSP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* dst[i] = src[i] ^ key[(offset + i) % 4], word-wide.  dst and src may be
+ * the same buffer (in place) but must not otherwise overlap.  Fusing the
+ * copy with the XOR lets the reader unmask straight from the input into the
+ * message buffer in one pass. */
+void wsp_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
+                   const uint8_t key[4], uint64_t offset);
+
+/* Parses a close frame payload.  Returns 0 and sets *code (1005 for an
+ * empty payload), *reason, *reason_len; or returns the close code the peer
+ * has earned (1002 bad length or code, 1007 reason not UTF-8) and sets
+ * *err to a static description. */
+int wsp_close_parse(const uint8_t *p, size_t len, int *code,
+                    const char **reason, size_t *reason_len, const char **err);
+
+#endif
