@@ -234,9 +234,13 @@ static void fail_connection(ws_conn_t *wc, int code, const char *why)
     enter_draining(wc);
 }
 
-/* The peer's TCP side ended (EOF or error). */
+/* The peer's TCP side ended.  An error means the connection is broken:
+ * finish now.  An EOF may be only a half-close (shutdown(SHUT_WR)): the
+ * peer may still read, so what is queued to it (our echo of its last
+ * message, our close frame) is still flushed before we close. */
 static void peer_gone(ws_conn_t *wc, int error)
 {
+    wc->input_eof = 1;
     if (wc->state == WS_ST_OPEN || wc->state == WS_ST_CLOSING) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00303)
                       "peer %s without a close handshake",
@@ -247,7 +251,14 @@ static void peer_gone(ws_conn_t *wc, int error)
         wc->closed_by = WS_BY_NONE;
         apr_thread_mutex_unlock(wc->loop->mutex);
     }
-    conn_finish(wc);
+    if (error || wc->state == WS_ST_LINGER) {
+        conn_finish(wc);
+        return;
+    }
+    if (wc->state != WS_ST_DRAINING)
+        enter_draining(wc);
+    else
+        conn_flush(wc);
 }
 
 static void conn_finish(ws_conn_t *wc)
@@ -416,6 +427,11 @@ void ws_conn_on_readable(ws_conn_t *wc)
 {
     int rounds;
 
+    if (wc->input_eof) {
+        conn_flush(wc);                /* HUP/ERR after EOF: finish the flush */
+        return;
+    }
+
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
         const char *data;
         apr_size_t len;
@@ -468,12 +484,16 @@ static void conn_flush(ws_conn_t *wc)
         return;
     }
     update_read_pause(wc);
-    if (st == WS_IO_AGAIN) {
-        ws_loop_watch(wc, (wc->read_paused ? 0 : APR_POLLIN) | APR_POLLOUT);
+    /* Never poll for input after EOF: it would stay readable forever. */
+    ws_loop_watch(wc, (wc->read_paused || wc->input_eof ? 0 : APR_POLLIN)
+                      | (st == WS_IO_AGAIN ? APR_POLLOUT : 0));
+    if (st == WS_IO_AGAIN)
         return;
-    }
-    ws_loop_watch(wc, APR_POLLIN);
     if (wc->state == WS_ST_DRAINING) {
+        if (wc->input_eof) {            /* nothing left to linger for */
+            conn_finish(wc);
+            return;
+        }
         ws_io_shutdown_write(wc);
         wc->state = WS_ST_LINGER;
         ws_loop_set_timer(wc, apr_time_now() + WS_LINGER_TIMEOUT);
@@ -498,7 +518,7 @@ void ws_conn_on_scheduled(ws_conn_t *wc)
 {
     int close_queued;
 
-    if (wc->read_pending && !wc->read_paused) {
+    if (wc->read_pending && !wc->read_paused && !wc->input_eof) {
         wc->read_pending = 0;
         ws_conn_on_readable(wc);
         if (wc->state == WS_ST_FINISHED)

@@ -107,6 +107,7 @@ struct ws_conn {
     apr_time_t       last_rx;      /* last input: the idle clock */
     apr_time_t       last_ping;
     int              read_paused;  /* output over the bound: not reading */
+    int              input_eof;    /* the peer shut down its side */
     ws_state         state;
     int              opened;       /* on_open was called */
     int              close_notified; /* on_close was called */
