@@ -1,0 +1,278 @@
+# Makefile - build, run, test and install mod_websocket, a native WebSocket
+# server module for Apache httpd 2.4 (Debian's apache2-bin + apxs).
+#
+#   make [build]          build/mod_websocket.so + handler objects (apxs -c)
+#   make run              private httpd in the foreground on :9998
+#   make start [PORT=n]   the same in the background (returns once it listens)
+#   make stop  [PORT=n]   stop it
+#   make test             unit tests, fuzz replay, Apache::Test suite under
+#                         mpm_event and again under mpm_prefork
+#   make test SANITIZE=1  the same with ASan/UBSan builds
+#   make install          apxs -i + handlers + Debian mods-available files
+#   make bench            bench/run (when it exists)
+#   make clean
+# run, start, test and bench first run scripts/deps.sh (installs what is
+# missing with apt-get/npm, silent otherwise); run-nodeps, start-nodeps,
+# test-nodeps and bench-nodeps skip that.  V=1 shows full build commands;
+# WERROR=1 adds -Werror.
+#
+# Every server started here is a private instance: system binary
+# /usr/sbin/apache2, modules from /usr/lib/apache2/modules, its own
+# ServerRoot, config, logs and pid file under build/.  /etc/apache2 and the
+# system service are never touched (apache2 -f always gets an ABSOLUTE path:
+# with a relative one it looks under /etc/apache2, and `-k stop` would then
+# silently act on another instance).
+
+# bash with pipefail for every recipe: ulimit, [[ ]], and a failing command
+# in a pipe (e.g. `apxs ... | tee`) must fail the target.
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+
+# The protocol core (helper-owned fragment): CORE_SRCS, CORE_CFLAGS,
+# CORE_LIBS and the targets unit-test, fuzz-replay, fuzz.  `-include` so
+# that this Makefile still works in a tree that does not have it yet.
+-include mk/core.mk
+
+APXS        ?= apxs
+HTTPD       ?= /usr/sbin/apache2
+MODULE_DIR  ?= /usr/lib/apache2/modules
+# Recursive (=) so apxs is only asked when `install` needs them.
+LIBEXECDIR   = $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo $(MODULE_DIR))
+INCLUDEDIR   = $(shell $(APXS) -q INCLUDEDIR 2>/dev/null || echo /usr/include/apache2)
+APACHE_ETC  ?= /etc/apache2
+DESTDIR     ?=
+
+BUILD       := $(CURDIR)/build
+OBJ         := $(BUILD)/obj
+PORT        ?= 9998
+# Listen address of `make run/start`: all interfaces like the tutorial's
+# standalone server; e.g. LISTEN=127.0.0.1:9998 to keep it local.
+LISTEN      ?= $(PORT)
+# Children of the private server run as an unprivileged user.
+RUN_USER    ?= $(shell id -u www-data >/dev/null 2>&1 && echo www-data || echo nobody)
+RUN_GROUP   ?= $(shell id -gn $(RUN_USER) 2>/dev/null || echo nogroup)
+
+comma := ,
+# V=1 echoes the full build commands.
+Q := $(if $(filter 1,$(V)),,@)
+
+# ---------------------------------------------------------------- sources
+# CORE_SRCS may come relative or $(CURDIR)-absolute; we want them relative
+# (they are mirrored under build/obj, see apxs_build).
+CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
+MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
+ECHO_SRCS   := handlers/echo.c
+TEST_SRCS   := t/handlers/test_handler.c
+# Headers only matter for "rebuild when changed"; all of them, cheap.
+HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h)
+
+WARN_CFLAGS := -Wall -Wextra
+# WERROR=1 turns warnings into errors (the code is meant to be -Wall -Wextra clean).
+ifeq ($(WERROR),1)
+WARN_CFLAGS += -Werror
+endif
+# SANITIZE=1: ASan + UBSan in all three shared objects.  httpd itself is not
+# instrumented, so the ASan runtime must be preloaded into it: see
+# scripts/httpd-wrapper (used by run/start and the test suite).
+# Only "1" means on (mk/core.mk defaults SANITIZE to 0).
+ifeq ($(SANITIZE),1)
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
+endif
+
+MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS)
+MOD_LIBS    := $(CORE_LIBS) $(SAN_FLAGS)
+HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS)
+TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
+
+MODULE      := $(BUILD)/mod_websocket.so
+ECHO_SO     := $(BUILD)/mod_websocket_echo.so
+TEST_SO     := $(BUILD)/mod_websocket_test.so
+# The test handler is built by `build` once its source exists; `test`
+# requires it (the suite's /test location loads it).
+SOS         := $(MODULE) $(ECHO_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO))
+
+# apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
+# must be wrapped in -Wc,/-Wl, or apxs rejects it.
+apxs_cflags = $(foreach f,$(1),$(if $(filter -I% -D% -U%,$(f)),$(f),-Wc$(comma)$(f)))
+apxs_libs   = $(foreach f,$(1),$(if $(filter -l% -L%,$(f)),$(f),-Wl$(comma)$(f)))
+
+# apxs_build(name, sources, cflags, libs): `apxs -c` writes libtool objects
+# (.lo .slo .o .libs/) NEXT TO each source.  To keep them out of the source
+# tree we compile in build/obj/<name>/, a mirror of the sources made of
+# symlinks (so quoted/relative #includes and relative -I paths resolve as
+# in the tree, and a compiler message opens the real file).  Sources are
+# passed as absolute mirror paths so the messages are clickable.
+# The full apxs/libtool output goes to build/obj/<name>/build.log; only
+# compiler diagnostics are shown (V=1 shows the commands too).
+define apxs_build
+@echo "  APXS    build/$(1).so  ($(words $(2)) source files)"
+@rm -rf $(OBJ)/$(1) && mkdir -p $(OBJ)/$(1)
+@for f in $(2) $(HDRS); do mkdir -p "$(OBJ)/$(1)/$$(dirname $$f)"; \
+    ln -s "$(CURDIR)/$$f" "$(OBJ)/$(1)/$$f"; done
+$(Q)cd $(OBJ)/$(1) && $(APXS) -c -o $(1).la $(call apxs_cflags,$(3)) \
+    $(call apxs_libs,$(4)) $(addprefix $(OBJ)/$(1)/,$(2)) >build.log 2>&1 \
+    || { cat build.log; echo "apxs failed: see build/obj/$(1)/build.log" >&2; exit 1; }
+@grep -E 'warning:|error:|note:' -A3 $(OBJ)/$(1)/build.log || true
+$(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@
+endef
+
+# ---------------------------------------------------------------- build
+.PHONY: all build deps run start stop test install clean bench FORCE \
+        run-nodeps start-nodeps test-nodeps bench-nodeps
+
+all: build
+build: $(SOS)
+
+# Rebuild everything when the flags change (SANITIZE=1 vs not, WERROR...):
+# make only sees timestamps, the stamp makes the flags a prerequisite.
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(MOD_CFLAGS) | $(MOD_LIBS) | $(HANDLER_CFLAGS)' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+$(MODULE): $(MOD_SRCS) $(HDRS) $(wildcard mk/core.mk) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket,$(MOD_SRCS),$(MOD_CFLAGS),$(MOD_LIBS))
+
+$(ECHO_SO): $(ECHO_SRCS) $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_echo,$(ECHO_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS))
+
+$(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS))
+
+# run, start, test and bench first install what is missing, then go on in a
+# sub-make: mk/core.mk asks apr-1-config for flags when make reads it, which
+# on a fresh machine is before deps.sh has installed apache2-dev (and with
+# -j nothing may compile while apt-get still runs).  The *-nodeps targets
+# skip the check.
+deps:
+	@scripts/deps.sh
+
+run start test bench: deps
+	@$(MAKE) --no-print-directory $@-nodeps
+
+# ---------------------------------------------------------------- private server
+# build/run-$(PORT)/ is the ServerRoot (conf/, logs/, pid); the page is
+# served from a world-readable staging copy because the children run as
+# $(RUN_USER) and the clone may live under a 0700 directory (/root/...).
+RUN_DIR     := $(BUILD)/run-$(PORT)
+RUN_CONF    := $(RUN_DIR)/conf/httpd.conf
+RUN_PID     := $(RUN_DIR)/logs/httpd.pid
+RUN_HTDOCS  := /tmp/mod_websocket-htdocs-$(PORT)
+# SANITIZE=1: run httpd through the wrapper that preloads the ASan runtime.
+# Its logs go to a world-writable dir: the children (not root) write them.
+RUN_ASAN    := /tmp/mod_websocket-asan-$(PORT)
+ifeq ($(SANITIZE),1)
+RUN_HTTPD   := env WS_ASAN_DIR=$(RUN_ASAN) WS_HTTPD_REAL=$(HTTPD) $(CURDIR)/scripts/httpd-wrapper
+else
+RUN_HTTPD   := $(HTTPD)
+endif
+
+$(RUN_CONF): conf/httpd.conf.in FORCE
+	@mkdir -p $(RUN_DIR)/conf $(RUN_DIR)/logs
+	@if [ "$(SANITIZE)" = 1 ]; then rm -rf $(RUN_ASAN); install -d -m 1777 $(RUN_ASAN); fi
+	@# Stage the page: a real directory (not a symlink someone planted in
+	@# /tmp), world-readable, refreshed on every start.
+	@if [ -L $(RUN_HTDOCS) ]; then rm -f $(RUN_HTDOCS); fi
+	@install -d -m 0755 $(RUN_HTDOCS)
+	@install -m 0644 htdocs/index.html $(RUN_HTDOCS)/index.html
+	@sed -e 's|@PORT@|$(PORT)|g' -e 's|@LISTEN@|$(LISTEN)|g' \
+	     -e 's|@SERVER_ROOT@|$(RUN_DIR)|g' -e 's|@MODULE_DIR@|$(MODULE_DIR)|g' \
+	     -e 's|@BUILD_DIR@|$(BUILD)|g' -e 's|@HTDOCS@|$(RUN_HTDOCS)|g' \
+	     -e 's|@RUN_USER@|$(RUN_USER)|g' -e 's|@RUN_GROUP@|$(RUN_GROUP)|g' \
+	     conf/httpd.conf.in > $@.new
+	@mv -f $@.new $@
+
+# Connections are file descriptors: thousands of WebSockets need a higher
+# limit than the usual 1024.  Raised only in the recipe's own shell (never
+# limits.conf & co.); falls back to the hard limit if 65536 is refused.
+RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)" || true
+
+run-nodeps: build $(RUN_CONF)
+	@echo "Serving http://localhost:$(PORT)/  and  ws://localhost:$(PORT)/echo  (Ctrl-C stops)"
+	@echo "Logs: $(RUN_DIR)/logs/"
+	$(RAISE_NOFILE); exec $(RUN_HTTPD) -f $(RUN_CONF) -DFOREGROUND
+
+# Returns only once the port accepts TCP (bounded: START_WAIT tenths of s).
+START_WAIT ?= 100
+start-nodeps: build $(RUN_CONF)
+	@if [ -f $(RUN_PID) ] && kill -0 "$$(cat $(RUN_PID))" 2>/dev/null; then \
+	    echo "already running (pid $$(cat $(RUN_PID))) on port $(PORT)"; exit 0; fi; \
+	if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
+	    echo "error: port $(PORT) is already in use by another process" >&2; exit 1; fi; \
+	rm -f $(RUN_PID); \
+	$(RAISE_NOFILE); \
+	$(RUN_HTTPD) -f $(RUN_CONF) -k start || { \
+	    echo "error: httpd -k start failed (config above / error_log below)" >&2; \
+	    tail -n 30 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; exit 1; }; \
+	for i in $$(seq $(START_WAIT)); do \
+	    if [ -f $(RUN_PID) ] && kill -0 "$$(cat $(RUN_PID))" 2>/dev/null && \
+	       (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
+	        echo "started (pid $$(cat $(RUN_PID))): http://localhost:$(PORT)/ ws://localhost:$(PORT)/echo"; \
+	        exit 0; fi; \
+	    sleep 0.1; \
+	done; \
+	echo "error: httpd did not accept connections on port $(PORT) within $$(( $(START_WAIT) / 10 )) s" >&2; \
+	echo "--- $(RUN_DIR)/logs/error_log (tail):" >&2; \
+	tail -n 30 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; \
+	exit 1
+
+# -k stop (SIGTERM to the parent), then a bounded wait until the parent is
+# gone.  -k stop parses the config first, so it fails if the module on disk
+# no longer loads (e.g. rebuilt with SANITIZE=1 but stopped without it):
+# then signal the pid from the pid file ourselves, which is all -k stop does.
+STOP_WAIT ?= 150
+stop:
+	@if [ ! -f $(RUN_CONF) ] || [ ! -f $(RUN_PID) ] || ! kill -0 "$$(cat $(RUN_PID))" 2>/dev/null; then \
+	    echo "not running (port $(PORT))"; rm -f $(RUN_PID); exit 0; fi; \
+	pid=$$(cat $(RUN_PID)); \
+	$(RUN_HTTPD) -f $(RUN_CONF) -k stop 2>/dev/null || kill -TERM $$pid; \
+	for i in $$(seq $(STOP_WAIT)); do \
+	    if ! kill -0 $$pid 2>/dev/null; then echo "stopped (pid $$pid)"; \
+	        if ls $(RUN_ASAN)/*san.* >/dev/null 2>&1; then \
+	            echo "error: sanitizer reports in $(RUN_ASAN):" >&2; \
+	            cat $(RUN_ASAN)/*san.* >&2; exit 1; fi; \
+	        exit 0; fi; \
+	    sleep 0.1; \
+	done; \
+	echo "error: httpd (pid $$pid) still running after $$(( $(STOP_WAIT) / 10 )) s" >&2; \
+	tail -n 20 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; \
+	exit 1
+
+# ---------------------------------------------------------------- tests
+# t/TEST is generated from t/TEST.PL (Apache::Test convention).
+t/TEST: t/TEST.PL
+	perl -MApache::TestMM -e 'Apache::TestMM::generate_script("t/TEST")'
+
+# scripts/run-tests.sh runs, in order and each bounded in time: unit-test,
+# fuzz-replay, the Apache::Test suite under mpm_event, then again (after
+# -clean) under mpm_prefork; prints each runner's summary and fails if any
+# failed.  It raises `ulimit -n` for the suite (an idle-scale test holds
+# 2,000 WebSockets) and handles SANITIZE=1 (ASan logs fail the run).
+test-nodeps: build $(TEST_SO) t/TEST
+	@SANITIZE='$(filter 1,$(SANITIZE))' MAKE='$(MAKE)' scripts/run-tests.sh
+
+bench-nodeps: build
+	@if [ -x bench/run ]; then bench/run; else echo "bench: bench/run does not exist yet"; fi
+
+# ---------------------------------------------------------------- install
+# apxs -i installs the libtool archive of the build (build/obj/...la, the
+# same object as build/mod_websocket.so).  DESTDIR is honoured for
+# packaging (apxs has no DESTDIR of its own, so its LIBEXECDIR is
+# overridden with -S).  The header goes along for handler authors.
+install: build
+	install -d $(DESTDIR)$(LIBEXECDIR)
+	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n websocket $(OBJ)/mod_websocket/mod_websocket.la
+	install -m 0644 $(ECHO_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_echo.so
+	install -d $(DESTDIR)$(INCLUDEDIR)
+	install -m 0644 include/mod_websocket.h $(DESTDIR)$(INCLUDEDIR)/mod_websocket.h
+	@if [ -d $(DESTDIR)$(APACHE_ETC)/mods-available ] || [ -n "$(DESTDIR)" ]; then \
+	    install -d $(DESTDIR)$(APACHE_ETC)/mods-available; \
+	    install -m 0644 conf/websocket.load conf/websocket.conf $(DESTDIR)$(APACHE_ETC)/mods-available/; \
+	    echo "installed $(APACHE_ETC)/mods-available/websocket.{load,conf}: a2enmod websocket"; \
+	fi
+
+clean:
+	@if [ -x t/TEST ]; then t/TEST -clean >/dev/null 2>&1 || true; fi
+	rm -rf $(BUILD) t/TEST t/SMOKE t/logs
+	rm -rf /tmp/mod_websocket-htdocs-$(PORT) /tmp/mod_websocket-asan-$(PORT)
