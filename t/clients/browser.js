@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+// Browser interop: Debian's headless Chromium (/usr/bin/chromium) driven by
+// npm puppeteer-core (22.x, downloads no browser) against mod_websocket.
+//
+// Usage: node t/clients/browser.js --port PORT [--host 127.0.0.1] [--chromium PATH]
+//
+// 1. Tutorial page: load http://HOST:PORT/, click #run ("Run WebSocket"),
+//    wait for #output to show "Received: Message to send" and the close report,
+//    and check the browser's own WebSocket traffic through CDP (Network domain).
+// 2. In the page: subprotocol "chat" on /test, an ArrayBuffer round trip on
+//    /echo, and a server-initiated close 4001 "bye" on /test.
+//
+// Prints one JSON object per line on stdout:
+//   {"check": "<name>", "ok": true|false, "detail": "<text>", "elapsed": <s>}
+// and exits 0 only if every check passed. Everything is bounded: puppeteer
+// timeouts, in-page timers, and a global watchdog (WATCHDOG_MS).
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const puppeteer = require('puppeteer-core');
+
+const WATCHDOG_MS = 100000;
+const STEP_TIMEOUT = 15000;
+
+function parseArgs(argv) {
+  const out = { host: '127.0.0.1', port: null, chromium: '/usr/bin/chromium' };
+  for (let i = 2; i < argv.length; i++) {
+    if (argv[i] === '--host') out.host = argv[++i];
+    else if (argv[i] === '--port') out.port = parseInt(argv[++i], 10);
+    else if (argv[i] === '--chromium') out.chromium = argv[++i];
+    else { process.stderr.write(`unknown argument ${argv[i]}\n`); process.exit(2); }
+  }
+  if (!out.port) { process.stderr.write('usage: browser.js --port PORT [--host H] [--chromium PATH]\n'); process.exit(2); }
+  return out;
+}
+
+class CheckFailed extends Error {}
+function expect(cond, msg) { if (!cond) throw new CheckFailed(msg); }
+const j = (v) => JSON.stringify(v);
+
+let passed = 0, failed = 0;
+function report(check, ok, detail, elapsed) {
+  if (ok) passed++; else failed++;
+  process.stdout.write(JSON.stringify({ check, ok, detail: String(detail || ''), elapsed }) + '\n');
+}
+
+async function runCheck(name, fn) {
+  const t0 = Date.now();
+  try {
+    const detail = await fn();
+    report(name, true, detail, (Date.now() - t0) / 1000);
+  } catch (e) {
+    report(name, false, e instanceof CheckFailed ? e.message : `unexpected exception: ${e && e.message ? e.message : e}`,
+      (Date.now() - t0) / 1000);
+  }
+}
+
+// Code evaluated inside the page: the second scenario. Every wait has its own
+// timer; the function resolves with plain data for the Node side to check.
+async function pageScenario(base, stepMs) {
+  const out = {};
+  function waitFor(ws, types, ms) {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { cleanup(); resolve({ type: 'timeout' }); }, ms);
+      const handlers = {};
+      function cleanup() { clearTimeout(t); for (const k of types) ws.removeEventListener(k, handlers[k]); }
+      for (const k of types) {
+        handlers[k] = (ev) => {
+          cleanup();
+          if (k === 'message') resolve({ type: 'message', data: ev.data });
+          else if (k === 'close') resolve({ type: 'close', code: ev.code, reason: ev.reason, wasClean: ev.wasClean });
+          else resolve({ type: k });
+        };
+        ws.addEventListener(k, handlers[k]);
+      }
+    });
+  }
+  async function opened(ws) {
+    const ev = await waitFor(ws, ['open', 'error', 'close'], stepMs);
+    return ev.type === 'open' ? null : ev;
+  }
+
+  // (a) subprotocol selection
+  {
+    const ws = new WebSocket(base + '/test', ['chat']);
+    const err = await opened(ws);
+    if (err) out.chat = { openError: err };
+    else {
+      out.chat = { protocol: ws.protocol };
+      ws.send('protocol');
+      out.chat.reply = await waitFor(ws, ['message', 'close'], stepMs);
+      ws.close(1000);
+      out.chat.close = await waitFor(ws, ['close'], stepMs);
+    }
+  }
+  // (b) binary round trip with ArrayBuffer
+  {
+    const ws = new WebSocket(base + '/echo');
+    ws.binaryType = 'arraybuffer';
+    const err = await opened(ws);
+    if (err) out.binary = { openError: err };
+    else {
+      out.binary = { rounds: [] };
+      for (const n of [256, 70000]) {
+        const a = new Uint8Array(n);
+        for (let i = 0; i < n; i++) a[i] = (i * 31 + 7) & 0xff;
+        ws.send(a.buffer);
+        const ev = await new Promise((resolve) => {
+          const t = setTimeout(() => resolve({ type: 'timeout' }), stepMs);
+          ws.onmessage = (m) => { clearTimeout(t); resolve({ type: 'message', data: m.data }); };
+          ws.onclose = (c) => { clearTimeout(t); resolve({ type: 'close', code: c.code }); };
+        });
+        const r = { n, type: ev.type };
+        if (ev.type === 'message') {
+          r.isArrayBuffer = ev.data instanceof ArrayBuffer;
+          r.kind = Object.prototype.toString.call(ev.data);
+          if (r.isArrayBuffer) {
+            const b = new Uint8Array(ev.data);
+            r.length = b.length;
+            r.equal = b.length === n && b.every((v, i) => v === a[i]);
+          }
+        } else if (ev.type === 'close') r.code = ev.code;
+        out.binary.rounds.push(r);
+        if (ev.type !== 'message') break;
+      }
+      ws.onmessage = null; ws.onclose = null;
+      ws.close(1000);
+      out.binary.close = await waitFor(ws, ['close'], stepMs);
+    }
+  }
+  // (c) server-initiated close with code and reason
+  {
+    const ws = new WebSocket(base + '/test');
+    const err = await opened(ws);
+    if (err) out.close4001 = { openError: err };
+    else {
+      ws.send('close 4001 bye');
+      out.close4001 = await waitFor(ws, ['message', 'close'], stepMs);
+    }
+  }
+  return out;
+}
+
+async function main() {
+  const args = parseArgs(process.argv);
+  const origin = `http://${args.host}:${args.port}`;
+  const wsBase = `ws://${args.host}:${args.port}`;
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mod-websocket-chromium-'));
+  let browser = null;
+
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`watchdog: browser test exceeded ${WATCHDOG_MS} ms\n`);
+    report('watchdog', false, `browser test exceeded ${WATCHDOG_MS} ms`);
+    if (browser && browser.process()) browser.process().kill('SIGKILL');
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+    process.exit(1);
+  }, WATCHDOG_MS);
+
+  try {
+    browser = await puppeteer.launch({
+      executablePath: args.chromium,
+      headless: 'new',
+      userDataDir,
+      timeout: 30000,
+      protocolTimeout: 30000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-dev-shm-usage', `--user-data-dir=${userDataDir}`],
+    });
+    const page = await browser.newPage();
+    page.setDefaultTimeout(STEP_TIMEOUT);
+    page.on('dialog', (d) => { process.stderr.write(`page dialog: ${d.message()}\n`); d.accept().catch(() => {}); });
+    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+    page.on('console', (m) => process.stderr.write(`page console.${m.type()}: ${m.text()}\n`));
+
+    // CDP: the browser's own view of its WebSocket traffic.
+    const cdp = await page.target().createCDPSession();
+    const sockets = new Map(); // requestId -> {url, sent:[], received:[], handshake, closed, errors}
+    const sock = (id) => {
+      if (!sockets.has(id)) sockets.set(id, { url: null, sent: [], received: [], handshake: null, closed: false, errors: [] });
+      return sockets.get(id);
+    };
+    cdp.on('Network.webSocketCreated', (e) => { sock(e.requestId).url = e.url; });
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => { sock(e.requestId).handshake = e.response; });
+    cdp.on('Network.webSocketFrameSent', (e) => { sock(e.requestId).sent.push(e.response); });
+    cdp.on('Network.webSocketFrameReceived', (e) => { sock(e.requestId).received.push(e.response); });
+    cdp.on('Network.webSocketFrameError', (e) => { sock(e.requestId).errors.push(e.errorMessage); });
+    cdp.on('Network.webSocketClosed', (e) => { sock(e.requestId).closed = true; });
+    await cdp.send('Network.enable');
+    const socketsFor = (suffix) => [...sockets.values()].filter((s) => s.url && s.url.endsWith(suffix));
+    const header = (h, name) => {
+      if (!h) return undefined;
+      const k = Object.keys(h).find((x) => x.toLowerCase() === name.toLowerCase());
+      return k === undefined ? undefined : h[k];
+    };
+
+    let pageOk = false;
+    await runCheck('page_loaded', async () => {
+      const resp = await page.goto(`${origin}/`, { waitUntil: 'load', timeout: STEP_TIMEOUT });
+      expect(resp && resp.status() === 200, `GET / answered ${resp ? resp.status() : 'nothing'}`);
+      const run = await page.$('#run');
+      expect(run, 'the page has no #run element');
+      const text = await page.$eval('#run', (el) => el.textContent.trim());
+      expect(/Run WebSocket/.test(text), `#run reads ${j(text)}, expected "Run WebSocket"`);
+      expect(await page.$('#output'), 'the page has no #output element');
+      pageOk = true;
+      return `GET / 200, #run ${j(text)}`;
+    });
+
+    let outputText = '';
+    await runCheck('tutorial_output', async () => {
+      expect(pageOk, 'page not loaded');
+      await page.click('#run');
+      try {
+        await page.waitForFunction(() => {
+          const t = document.querySelector('#output').innerText;
+          const i = t.indexOf('Received: Message to send');
+          return i >= 0 && /clos|disconnect/i.test(t.slice(i + 25));
+        }, { timeout: STEP_TIMEOUT, polling: 100 });
+      } catch (e) {
+        outputText = await page.$eval('#output', (el) => el.innerText).catch(() => '');
+        throw new CheckFailed(`#output did not show the echo and the close report within ${STEP_TIMEOUT} ms; it shows ${j(outputText)}`);
+      }
+      outputText = await page.$eval('#output', (el) => el.innerText);
+      const lines = outputText.split('\n').map((s) => s.trim()).filter(Boolean);
+      const iConn = lines.findIndex((l) => /^Connected/.test(l));
+      const iRecv = lines.findIndex((l) => l === 'Received: Message to send');
+      const iClose = lines.findIndex((l, i) => i > iRecv && /clos|disconnect/i.test(l));
+      expect(iConn >= 0, `no "Connected" line in ${j(lines)}`);
+      expect(iRecv > iConn, `"Received: Message to send" does not follow "Connected" in ${j(lines)}`);
+      expect(iClose > iRecv, `no close report after the echo in ${j(lines)}`);
+      const m = lines[iClose].match(/\b(\d{4})\b/);
+      expect(m, `the close report ${j(lines[iClose])} carries no close code`);
+      expect(m[1] === '1000', `close report ${j(lines[iClose])}: expected code 1000`);
+      expect(!lines.some((l) => /error/i.test(l)), `the page reported an error: ${j(lines)}`);
+      return lines.join(' | ');
+    });
+
+    await runCheck('tutorial_cdp_frames', async () => {
+      // Let CDP events that trail the DOM update arrive (bounded).
+      const deadline = Date.now() + 3000;
+      let s;
+      while (Date.now() < deadline) {
+        s = socketsFor('/echo')[0];
+        if (s && s.closed && s.received.length) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(s, `CDP saw no WebSocket to ${wsBase}/echo (saw ${j([...sockets.values()].map((x) => x.url))})`);
+      expect(s.url === `${wsBase}/echo`, `WebSocket URL ${j(s.url)}`);
+      expect(s.handshake && s.handshake.status === 101, `handshake response status ${s.handshake && s.handshake.status}`);
+      const sentText = s.sent.filter((f) => f.opcode === 1).map((f) => f.payloadData);
+      const recvText = s.received.filter((f) => f.opcode === 1).map((f) => f.payloadData);
+      expect(j(sentText) === j(['Message to send']), `frames sent (text): ${j(sentText)}`);
+      expect(recvText.includes('Message to send'), `frames received (text): ${j(recvText)}`);
+      expect(j(recvText) === j(['Message to send']), `unexpected extra text frames received: ${j(recvText)}`);
+      expect(s.errors.length === 0, `CDP frame errors: ${j(s.errors)}`);
+      expect(s.closed, 'CDP did not report the WebSocket closed');
+      return `sent ${j(sentText)}, received ${j(recvText)}, closed`;
+    });
+
+    let scen = null;
+    await runCheck('page_scenario_ran', async () => {
+      scen = await page.evaluate(pageScenario, wsBase, 5000);
+      return j(scen).slice(0, 300);
+    });
+
+    await runCheck('subprotocol_chat', async () => {
+      expect(scen, 'scenario did not run');
+      const c = scen.chat;
+      expect(!c.openError, `new WebSocket(url, ["chat"]) did not open: ${j(c.openError)}`);
+      expect(c.protocol === 'chat', `ws.protocol === ${j(c.protocol)}, expected "chat"`);
+      expect(c.reply.type === 'message' && c.reply.data === 'chat', `reply to "protocol": ${j(c.reply)}`);
+      const s = socketsFor('/test')[0];
+      expect(s && s.handshake, 'CDP saw no handshake on /test');
+      expect(header(s.handshake.headers, 'Sec-WebSocket-Protocol') === 'chat',
+        `101 response Sec-WebSocket-Protocol: ${j(header(s.handshake.headers, 'Sec-WebSocket-Protocol'))}`);
+      expect(c.close.type === 'close' && c.close.code === 1000, `client close: ${j(c.close)}`);
+      return 'ws.protocol === "chat"';
+    });
+
+    await runCheck('binary_arraybuffer', async () => {
+      expect(scen, 'scenario did not run');
+      const b = scen.binary;
+      expect(!b.openError, `/echo did not open: ${j(b.openError)}`);
+      expect(b.rounds.length === 2, `rounds: ${j(b.rounds)}`);
+      for (const r of b.rounds) {
+        expect(r.type === 'message', `binary ${r.n}: ${j(r)}`);
+        expect(r.isArrayBuffer, `binary ${r.n}: received ${r.kind}, expected an ArrayBuffer (type not preserved)`);
+        expect(r.equal, `binary ${r.n}: echo differs (length ${r.length})`);
+      }
+      const s = socketsFor('/echo').find((x) => x.sent.some((f) => f.opcode === 2));
+      expect(s && s.received.some((f) => f.opcode === 2), 'CDP saw no binary frame received on /echo');
+      expect(b.close.type === 'close' && b.close.code === 1000 && b.close.wasClean, `client close: ${j(b.close)}`);
+      return '256 and 70000 bytes round trips as ArrayBuffer';
+    });
+
+    await runCheck('server_close_4001', async () => {
+      expect(scen, 'scenario did not run');
+      const c = scen.close4001;
+      expect(!c.openError, `/test did not open: ${j(c.openError)}`);
+      expect(c.type === 'close', `expected a CloseEvent, got ${j(c)}`);
+      expect(c.code === 4001, `CloseEvent.code ${c.code}, expected 4001`);
+      expect(c.reason === 'bye', `CloseEvent.reason ${j(c.reason)}, expected "bye"`);
+      expect(c.wasClean === true, 'CloseEvent.wasClean is false');
+      return `code ${c.code} reason ${j(c.reason)} wasClean ${c.wasClean}`;
+    });
+  } catch (e) {
+    report('browser_session', false, `browser session failed: ${e && e.stack ? e.stack.split('\n')[0] : e}`);
+  } finally {
+    if (browser) {
+      let t;
+      await Promise.race([browser.close(), new Promise((r) => { t = setTimeout(r, 10000); })]).catch(() => {});
+      clearTimeout(t);
+    }
+    if (browser && browser.process() && browser.process().exitCode === null) browser.process().kill('SIGKILL');
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+    clearTimeout(watchdog);
+  }
+  process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+}
+
+main().catch((e) => { process.stderr.write(`fatal: ${e.stack || e}\n`); process.exitCode = 2; });

@@ -1,0 +1,87 @@
+"""Shared helpers for the Python interop clients in t/clients.
+
+Run the clients with Debian's /usr/bin/python3 (python3-websockets 10.4), not
+with another python on PATH.
+
+Every client prints one JSON object per line on stdout:
+
+    {"check": "<name>", "ok": true|false, "detail": "<text>", "elapsed": <s>}
+
+and exits 0 only if every check it ran passed (1 if one failed, 2 on a usage
+or setup error).  The t/interop/*.t wrappers know the names to expect, turn
+each line into a TAP assertion and treat a missing line as a failure.
+Every wait inside a check is bounded (asyncio.wait_for), and every check runs
+under an overall per-check timeout.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import traceback
+
+
+class CheckFailed(Exception):
+    """An assertion inside a check did not hold."""
+
+
+def expect(cond, msg):
+    if not cond:
+        raise CheckFailed(msg)
+
+
+def short(value, limit=80):
+    """repr() of a value, cut to a readable length (1 MiB payloads...)."""
+    r = repr(value)
+    if len(r) > limit:
+        r = r[:limit] + "...(%d chars in repr)" % len(r)
+    return r
+
+
+class Results:
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def report(self, name, ok, detail="", elapsed=None):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        rec = {"check": name, "ok": bool(ok), "detail": str(detail)}
+        if elapsed is not None:
+            rec["elapsed"] = round(elapsed, 3)
+        sys.stdout.write(json.dumps(rec) + "\n")
+        sys.stdout.flush()
+
+    async def run(self, name, fn, timeout):
+        """Run `await fn()` bounded by `timeout` seconds; record the outcome.
+
+        fn returns an optional detail string on success and raises
+        CheckFailed (or anything else) on failure.
+        """
+        t0 = time.monotonic()
+        try:
+            detail = await asyncio.wait_for(fn(), timeout)
+        except CheckFailed as e:
+            self.report(name, False, str(e), time.monotonic() - t0)
+        except asyncio.TimeoutError:
+            self.report(name, False, "check timed out after %ss" % timeout,
+                        time.monotonic() - t0)
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            tb = traceback.format_exception_only(type(e), e)
+            self.report(name, False, "unexpected exception: " + "".join(tb).strip(),
+                        time.monotonic() - t0)
+        else:
+            self.report(name, True, detail or "", time.monotonic() - t0)
+
+    def exit_code(self):
+        return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
+def base_args(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    return p

@@ -1,0 +1,35 @@
+# Interop: npm `ws` (8.x on Node) as the client: text/binary echo (binary
+# arrives as binary), 0 bytes .. 1 MiB, subprotocol selection, ping -> pong
+# event, close codes sent by the server (4001/1000/1009), 50 messages sent
+# back-to-back echoed in order, and a clean client close.
+# Client: t/clients/node_client.js (npm ci in t/clients installs `ws`).
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::Bin;
+
+use Apache::Test qw(-withtestmore);
+use InteropClient;
+
+my @checks = qw(
+    text_echo binary_echo empty_text empty_binary text_1mib binary_1mib
+    subprotocol_chat subprotocol_preference subprotocol_bogus no_subprotocol_on_echo
+    ping_pong test_push test_binary_command ordered_50
+    server_close_4001 goodbye_1000 small_limit_1009 client_close_1000
+);
+
+plan tests => 2 + @checks;
+
+my $ws_pkg = InteropClient::client('node_modules/ws/package.json');
+ok(-e $ws_pkg, 'npm package ws installed in t/clients')
+    or diag("missing $ws_pkg: run `npm ci` in t/clients (scripts/deps.sh does)");
+
+my $run = InteropClient::run(
+    name    => 'node-ws',
+    timeout => 120,
+    cmd     => [InteropClient::node(), InteropClient::client('node_client.js'),
+                '--host', InteropClient::host(), '--port', InteropClient::port()],
+);
+InteropClient::assert_checks($run, @checks);
+InteropClient::assert_exit($run);
