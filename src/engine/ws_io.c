@@ -124,40 +124,47 @@ static void account_written(ws_conn_t *wc, apr_size_t n)
     WS_COUNT(ws_stats_mine(), bytes_out, n);
 }
 
+/* If the core output filter holds data, pushes it (non-blocking).  AGAIN:
+ * some is still there; the socket must poll writable first. */
+static ws_io_status push_pending(conn_rec *c, apr_status_t *rv)
+{
+    *rv = APR_SUCCESS;
+    if (!c->data_in_output_filters)
+        return WS_IO_DONE;
+    if ((*rv = core_push(c)) != APR_SUCCESS)
+        return WS_IO_ERROR;
+    return c->data_in_output_filters ? WS_IO_AGAIN : WS_IO_DONE;
+}
+
 ws_io_status ws_io_flush(ws_conn_t *wc)
 {
     conn_rec *c = wc->c;
     apr_status_t rv;
+    ws_io_status st = push_pending(c, &rv);
 
-    if (c->data_in_output_filters) {
-        if ((rv = core_push(c)) != APR_SUCCESS)
-            goto failed;
-        if (c->data_in_output_filters)
-            return WS_IO_AGAIN;
-    }
+    if (st != WS_IO_DONE)
+        goto out;
     take_queue(wc);
     while (!APR_BRIGADE_EMPTY(wc->out_bb)) {
         apr_size_t n = take_chunk(wc);
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
         account_written(wc, n);
-        if (rv != APR_SUCCESS)
-            goto failed;
-        /* Under 4 KiB the core only buffers: push it out now. */
-        if (c->data_in_output_filters) {
-            if ((rv = core_push(c)) != APR_SUCCESS)
-                goto failed;
-            if (c->data_in_output_filters)
-                return WS_IO_AGAIN;
+        if (rv != APR_SUCCESS) {
+            st = WS_IO_ERROR;
+            goto out;
         }
+        /* Under 4 KiB the core only buffers: push it out now. */
+        if ((st = push_pending(c, &rv)) != WS_IO_DONE)
+            goto out;
     }
-    return WS_IO_DONE;
-
-failed:
-    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00402)
-                  "WebSocket write failed");
-    c->aborted = 1;
-    return WS_IO_ERROR;
+out:
+    if (st == WS_IO_ERROR) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00402)
+                      "WebSocket write failed");
+        c->aborted = 1;
+    }
+    return st;
 }
 
 void ws_io_shutdown_write(ws_conn_t *wc)
