@@ -123,8 +123,7 @@ int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
     apr_thread_mutex_lock(wc->loop->mutex);
     if (wc->send_closed)
         rc = WS_ECLOSED;
-    else if (!is_control && wc->max_pending && wc->buffered
-             && wc->buffered + o->len > wc->max_pending) {
+    else if (!is_control && wc->buffered >= wc->max_pending) {
         wc->drain_wanted = 1;
         rc = WS_EFULL;
     }
@@ -353,6 +352,39 @@ void ws_conn_adopt(ws_conn_t *wc)
 
 /* --- the frame reader's callbacks ------------------------------------------ */
 
+/* Backpressure on input.  Once half of WebSocketMaxPendingOutput waits to
+ * go out, stop reading from this peer right after the message that got us
+ * there (its further echoes and pongs would only grow the queue); what is
+ * already read stays in in_bb.  Reading resumes below a quarter.  So a
+ * handler that only answers messages never meets WS_EFULL. */
+static apr_size_t buffered_now(ws_conn_t *wc)
+{
+    apr_size_t n;
+    apr_thread_mutex_lock(wc->loop->mutex);
+    n = wc->buffered;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    return n;
+}
+
+static int pause_if_backed_up(ws_conn_t *wc)
+{
+    if (buffered_now(wc) < wc->max_pending / 2)
+        return 0;
+    wc->read_paused = 1;
+    return 1;                          /* stops wsp_reader_feed() */
+}
+
+static void resume_if_drained(ws_conn_t *wc)
+{
+    if (!wc->read_paused || buffered_now(wc) > wc->max_pending / 4)
+        return;
+    wc->read_paused = 0;
+    wc->read_pending = 1;              /* in_bb may hold input already */
+    apr_thread_mutex_lock(wc->loop->mutex);
+    ws_loop_schedule(wc);
+    apr_thread_mutex_unlock(wc->loop->mutex);
+}
+
 static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t len)
 {
     ws_conn_t *wc = ud;
@@ -367,7 +399,7 @@ static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t l
         wc->h->on_message((ws_conn *)wc,
                           opcode == WSP_OP_TEXT ? WS_TEXT : WS_BINARY,
                           data, len);
-    return 0;
+    return pause_if_backed_up(wc);
 }
 
 static int on_reader_ping(void *ud, const uint8_t *data, size_t len)
@@ -376,7 +408,7 @@ static int on_reader_ping(void *ud, const uint8_t *data, size_t len)
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c,
                   "WebSocket ping, %" APR_SIZE_T_FMT " bytes", (apr_size_t)len);
     ws_conn_queue_frame(wc, WSP_OP_PONG, data, len, 1);
-    return 0;
+    return pause_if_backed_up(wc);
 }
 
 static int on_reader_pong(void *ud, const uint8_t *data, size_t len)
@@ -411,16 +443,22 @@ static int on_reader_close(void *ud, int code, const char *reason, size_t len)
 
 /* --- events from the loop -------------------------------------------------- */
 
-static void feed(ws_conn_t *wc, const char *data, apr_size_t len)
+/* Returns how much of data was used: all of it, unless reading paused. */
+static apr_size_t feed(ws_conn_t *wc, const char *data, apr_size_t len)
 {
     wsp_status st;
+    size_t used = len;
 
     if (wc->state != WS_ST_OPEN && wc->state != WS_ST_CLOSING)
-        return;                        /* draining or lingering: discard */
-    st = wsp_reader_feed(&wc->reader, (const uint8_t *)data, len, NULL);
+        return len;                    /* draining or lingering: discard */
+    st = wsp_reader_feed(&wc->reader, (const uint8_t *)data, len, &used);
     if (st == WSP_FAIL)
         fail_connection(wc, wsp_reader_error(&wc->reader),
                         wsp_reader_error_text(&wc->reader));
+    else if (st == WSP_STOPPED && wc->read_paused
+             && (wc->state == WS_ST_OPEN || wc->state == WS_ST_CLOSING))
+        return used;
+    return len;                        /* a close frame ends the input */
 }
 
 void ws_conn_on_readable(ws_conn_t *wc)
@@ -431,6 +469,8 @@ void ws_conn_on_readable(ws_conn_t *wc)
         conn_flush(wc);                /* HUP/ERR after EOF: finish the flush */
         return;
     }
+    if (wc->read_paused)
+        return;
 
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
         const char *data;
@@ -446,9 +486,8 @@ void ws_conn_on_readable(ws_conn_t *wc)
         wc->last_rx = apr_time_now();
         WS_COUNT(&wc->st, bytes_in, len);
         WS_COUNT(ws_stats_mine(), bytes_in, len);
-        feed(wc, data, len);
-        ws_io_read_done(wc);
-        if (wc->state == WS_ST_FINISHED)
+        ws_io_read_consume(wc, feed(wc, data, len));
+        if (wc->state == WS_ST_FINISHED || wc->read_paused)
             return;
     }
     /* Fairness: let other connections run; come back next iteration (the
@@ -457,21 +496,6 @@ void ws_conn_on_readable(ws_conn_t *wc)
     ws_loop_schedule(wc);
     apr_thread_mutex_unlock(wc->loop->mutex);
     wc->read_pending = 1;
-}
-
-/* Backpressure on input: while more than WebSocketMaxPendingOutput waits to
- * go out, stop reading from this peer (its echoes and pongs would only grow
- * the queue); resume below half of it. */
-static void update_read_pause(ws_conn_t *wc)
-{
-    apr_size_t buffered;
-    apr_thread_mutex_lock(wc->loop->mutex);
-    buffered = wc->buffered;
-    apr_thread_mutex_unlock(wc->loop->mutex);
-    if (!wc->read_paused && buffered > wc->max_pending)
-        wc->read_paused = 1;
-    else if (wc->read_paused && buffered <= wc->max_pending / 2)
-        wc->read_paused = 0;
 }
 
 static void conn_flush(ws_conn_t *wc)
@@ -483,7 +507,7 @@ static void conn_flush(ws_conn_t *wc)
         peer_gone(wc, 1);
         return;
     }
-    update_read_pause(wc);
+    resume_if_drained(wc);
     /* Never poll for input after EOF: it would stay readable forever. */
     ws_loop_watch(wc, (wc->read_paused || wc->input_eof ? 0 : APR_POLLIN)
                       | (st == WS_IO_AGAIN ? APR_POLLOUT : 0));
@@ -500,7 +524,7 @@ static void conn_flush(ws_conn_t *wc)
         return;
     }
     apr_thread_mutex_lock(wc->loop->mutex);
-    if (wc->drain_wanted && wc->buffered <= wc->max_pending / 2) {
+    if (wc->drain_wanted && wc->buffered < wc->max_pending / 2) {
         wc->drain_wanted = 0;
         want_drain = 1;
     }

@@ -198,7 +198,7 @@ typedef enum {
     WS_IO_ERROR
 } ws_io_status;
 ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len);
-void         ws_io_read_done(ws_conn_t *wc);
+void         ws_io_read_consume(ws_conn_t *wc, apr_size_t n);
 ws_io_status ws_io_flush(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);

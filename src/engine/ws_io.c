@@ -63,10 +63,18 @@ ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
     }
 }
 
-void ws_io_read_done(ws_conn_t *wc)
+/* The engine used n bytes of what ws_io_read() returned: drop them, keep
+ * the rest (reading paused mid-bucket) for the next ws_io_read(). */
+void ws_io_read_consume(ws_conn_t *wc, apr_size_t n)
 {
-    if (!APR_BRIGADE_EMPTY(wc->in_bb))
-        apr_bucket_delete(APR_BRIGADE_FIRST(wc->in_bb));
+    apr_bucket *b;
+
+    if (APR_BRIGADE_EMPTY(wc->in_bb))
+        return;
+    b = APR_BRIGADE_FIRST(wc->in_bb);
+    if (n < b->length)
+        apr_bucket_split(b, n);
+    apr_bucket_delete(b);
 }
 
 /* Pushes what the core output filter holds, without blocking. */
