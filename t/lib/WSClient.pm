@@ -1,0 +1,622 @@
+package WSClient;
+
+# A small raw-socket RFC 6455 client for the protocol tests.
+#
+# It does on purpose what a real client library never lets you do: omit or
+# garble handshake headers, write frames with any FIN/RSV/opcode/mask/length
+# field (including lengths that do not match the payload), write a frame one
+# byte at a time, or stop in the middle of a frame.  Every read is bounded by
+# a deadline (IO::Select); nothing sleeps.
+#
+#   my $ws = WSClient->new(port => $port);          # connects to 127.0.0.1
+#   my $res = $ws->handshake(path => '/echo');      # { status, headers, ... }
+#   $ws->send_text("hello");
+#   my $m = $ws->read_message;                      # { opcode, payload }
+#   $ws->close(1000, "bye");
+#   my $f = $ws->read_frame;                        # close frame
+#   $ws->wait_eof;                                  # TCP closed?
+#
+# Also: frame(%fields) builds any frame (fin, rsv, opcode, mask, mask_key,
+# announced length, forced length encoding, raw 64-bit length field);
+# send_raw() writes bytes; read_close() skips to the close frame;
+# exchange() writes while reading (full duplex); abort() resets (RST).
+# WSCLIENT_PORT=n points the client at a stand-in server instead of the
+# Apache::Test one (to check the tests themselves).
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use IO::Select;
+use Digest::SHA qw(sha1);
+use MIME::Base64 qw(encode_base64);
+use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNRESET EPIPE);
+use Time::HiRes qw(time);
+use Exporter 'import';
+
+our @EXPORT_OK = qw(accept_key random_key random_bytes random_utf8 has_token
+                    OP_CONT OP_TEXT OP_BINARY OP_CLOSE OP_PING OP_PONG);
+
+use constant GUID      => '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+use constant OP_CONT   => 0x0;
+use constant OP_TEXT   => 0x1;
+use constant OP_BINARY => 0x2;
+use constant OP_CLOSE  => 0x8;
+use constant OP_PING   => 0x9;
+use constant OP_PONG   => 0xA;
+
+our $DEFAULT_TIMEOUT = 10;
+
+$SIG{PIPE} = 'IGNORE';
+
+# ---------------------------------------------------------------- helpers
+
+sub accept_key {
+    my ($key) = @_;
+    return encode_base64(sha1($key . GUID), '');
+}
+
+sub random_bytes {
+    my ($n) = @_;
+    # pack of random 32-bit words: fast enough for a few MiB
+    my $words = int(($n + 3) / 4);
+    my $s = pack('L*', map { int(rand(4294967296)) } 1 .. $words);
+    return substr($s, 0, $n);
+}
+
+sub random_key { return encode_base64(random_bytes(16), '') }
+
+# Random valid UTF-8 of exactly $n bytes, mixing 1-, 2-, 3- and 4-byte
+# characters (no surrogates, nothing above U+10FFFF).  Returns bytes.
+sub random_utf8 {
+    my ($n) = @_;
+    my @parts;
+    my $len = 0;
+    while ($len < $n) {
+        my $left = $n - $len;
+        my $kind = int(rand(4)) + 1;
+        $kind = $left if $kind > $left;
+        my $cp;
+        if ($kind == 1)    { $cp = 0x20 + int(rand(0x5f)) }
+        elsif ($kind == 2) { $cp = 0x80 + int(rand(0x800 - 0x80)) }
+        elsif ($kind == 3) {
+            do { $cp = 0x800 + int(rand(0x10000 - 0x800)) }
+                while $cp >= 0xD800 && $cp <= 0xDFFF;
+        }
+        else { $cp = 0x10000 + int(rand(0x110000 - 0x10000)) }
+        my $c = chr($cp);
+        utf8::encode($c);
+        push @parts, $c;
+        $len += length $c;
+    }
+    return join '', @parts;
+}
+
+# The server's port: WSCLIENT_PORT if set (to run a test file against a
+# stand-in server without Apache::Test), else Apache::Test's configured port.
+sub server_port {
+    return $ENV{WSCLIENT_PORT} if $ENV{WSCLIENT_PORT};
+    require Apache::Test;
+    return Apache::Test::vars('port');
+}
+
+# Connects and shakes hands: returns ($ws, $response) in list context, the
+# client in scalar context.  Options go to handshake().
+sub open_ws {
+    my ($class, $path, %o) = @_;
+    my $ws = $class->new(port => server_port(),
+                         ($o{timeout} ? (timeout => $o{timeout}) : ()));
+    my $res = $ws->handshake(path => $path, %o);
+    $ws->{response} = $res;
+    return wantarray ? ($ws, $res) : $ws;
+}
+
+# 1 if the comma-separated header value holds token (case-insensitive).
+sub has_token {
+    my ($value, $token) = @_;
+    return 0 unless defined $value;
+    return scalar grep { lc($_) eq lc($token) }
+                  map { s/^[ \t]+|[ \t]+$//gr } split /,/, $value;
+}
+
+# ---------------------------------------------------------------- object
+
+sub new {
+    my ($class, %a) = @_;
+    my $self = bless {
+        host    => '127.0.0.1',
+        port    => $a{port} || die("WSClient->new: port required\n"),
+        timeout => $a{timeout} || $DEFAULT_TIMEOUT,
+        buf     => '',
+        eof     => 0,
+        error   => undef,
+        auto_pong => $a{auto_pong} // 1,
+    }, $class;
+    $self->connect unless $a{no_connect};
+    return $self;
+}
+
+sub connect {
+    my ($self) = @_;
+    my $sock = IO::Socket::INET->new(
+        PeerAddr => $self->{host},
+        PeerPort => $self->{port},
+        Proto    => 'tcp',
+        Timeout  => $self->{timeout},
+    ) or die "WSClient: cannot connect to $self->{host}:$self->{port}: $@\n";
+    $sock->autoflush(1);
+    binmode $sock;
+    $sock->blocking(0);
+    $self->{sock} = $sock;
+    $self->{sel}  = IO::Select->new($sock);
+    $self->{buf}  = '';
+    $self->{eof}  = 0;
+    return $self;
+}
+
+sub sock { $_[0]{sock} }
+
+sub disconnect {
+    my ($self) = @_;
+    if ($self->{sock}) {
+        CORE::close($self->{sock});
+        delete $self->{sock};
+    }
+}
+
+# Abortive close (RST): SO_LINGER with a zero timeout.
+sub abort {
+    my ($self) = @_;
+    return unless $self->{sock};
+    setsockopt($self->{sock}, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+               pack('ii', 1, 0));
+    $self->disconnect;
+}
+
+sub DESTROY { $_[0]->disconnect }
+
+# ---------------------------------------------------------------- raw I/O
+
+# Writes all of $data within the timeout.  Returns the number of bytes
+# written (less than length($data) if the peer closed or time ran out).
+sub send_raw {
+    my ($self, $data, $timeout) = @_;
+    $timeout //= $self->{timeout};
+    my $deadline = time + $timeout;
+    my $off = 0;
+    my $len = length $data;
+    while ($off < $len) {
+        my $n = syswrite($self->{sock}, $data, $len - $off, $off);
+        if (defined $n) {
+            $off += $n;
+            next;
+        }
+        if ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR) {
+            my $left = $deadline - time;
+            last if $left <= 0;
+            IO::Select->new($self->{sock})->can_write($left);
+            next;
+        }
+        $self->{error} = "$!";
+        last;
+    }
+    return $off;
+}
+
+# Reads what is available into the buffer, waiting up to the deadline for
+# something.  Returns 1 if bytes arrived, 0 on EOF/reset, undef on timeout.
+sub _fill {
+    my ($self, $deadline) = @_;
+    return 0 if $self->{eof};
+    while (1) {
+        my $left = $deadline - time;
+        $left = 0 if $left < 0;
+        my @r = $self->{sel}->can_read($left);
+        if (!@r) {
+            return undef if time >= $deadline;
+            next;
+        }
+        my $n = sysread($self->{sock}, my $chunk, 256 * 1024);
+        if (defined $n) {
+            if ($n == 0) {
+                $self->{eof} = 'eof';
+                return 0;
+            }
+            $self->{buf} .= $chunk;
+            return 1;
+        }
+        next if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
+        $self->{eof} = $! == ECONNRESET ? 'reset' : "error: $!";
+        return 0;
+    }
+}
+
+# Returns exactly $n bytes, or undef (timeout, EOF: see ->{eof}).
+sub read_bytes {
+    my ($self, $n, $deadline) = @_;
+    $deadline //= time + $self->{timeout};
+    while (length($self->{buf}) < $n) {
+        my $r = $self->_fill($deadline);
+        return undef unless $r;
+    }
+    return substr($self->{buf}, 0, $n, '');
+}
+
+# ---------------------------------------------------------------- handshake
+
+# Options:
+#   path     (default '/echo')
+#   method   (default 'GET')
+#   version  (default 'HTTP/1.1')
+#   key      (default: random valid key)
+#   headers  array ref of [Name => value] pairs that replace the default
+#            header of the same name (case-insensitive); value undef omits
+#            that header; pairs with new names are appended.
+#   extra_headers  array ref of raw header lines appended as they are
+#            (e.g. a second line of the same header)
+#   body     appended after the header block (for POST tests)
+#   timeout
+# Returns { status, reason, version, headers => { lc name => value },
+#           header_list => [[name, value]...], raw, key, accept_expected }.
+sub handshake {
+    my ($self, %o) = @_;
+    my $path    = $o{path}    // '/echo';
+    my $method  = $o{method}  // 'GET';
+    my $version = $o{version} // 'HTTP/1.1';
+    my $key     = exists $o{key} ? $o{key} : random_key();
+
+    my @hdr = (
+        [Host                    => "$self->{host}:$self->{port}"],
+        [Upgrade                 => 'websocket'],
+        [Connection              => 'Upgrade'],
+        ['Sec-WebSocket-Key'     => $key],
+        ['Sec-WebSocket-Version' => '13'],
+    );
+    for my $pair (@{ $o{headers} || [] }) {
+        my ($name, $value) = @$pair;
+        my ($slot) = grep { lc($_->[0]) eq lc($name) } @hdr;
+        if ($slot) { $slot->[1] = $value }
+        else       { push @hdr, [$name, $value] }
+    }
+    my $req = "$method $path $version\r\n";
+    for my $h (@hdr) {
+        next unless defined $h->[1];
+        $req .= "$h->[0]: $h->[1]\r\n";
+    }
+    $req .= "$_\r\n" for @{ $o{extra_headers} || [] };
+    $req .= "\r\n";
+    $req .= $o{body} if defined $o{body};
+    $self->{request} = $req;
+    $self->send_raw($req);
+    my $res = $self->read_response(timeout => $o{timeout}, head => $method eq 'HEAD');
+    $res->{key} = $key;
+    $res->{accept_expected} = defined $key ? accept_key($key) : undef;
+    return $res;
+}
+
+# Reads an HTTP response head (and, for a non-101 response with a
+# Content-Length, its body, unless head => 1: the answer to a HEAD).
+# Leftover bytes stay in the frame buffer.
+sub read_response {
+    my ($self, %o) = @_;
+    my $deadline = time + ($o{timeout} // $self->{timeout});
+    my $idx;
+    while (($idx = index($self->{buf}, "\r\n\r\n")) < 0) {
+        my $r = $self->_fill($deadline);
+        unless ($r) {
+            return { status => 0, error => defined $r ? "closed ($self->{eof})"
+                                                       : 'timeout',
+                     raw => $self->{buf}, headers => {}, header_list => [] };
+        }
+    }
+    my $head = substr($self->{buf}, 0, $idx + 4, '');
+    my @lines = split /\r\n/, $head;
+    my $status_line = shift @lines;
+    my ($ver, $status, $reason) = $status_line =~ m{^(HTTP/\d\.\d)\s+(\d{3})\s*(.*)$};
+    my (%h, @list);
+    for my $l (@lines) {
+        my ($n, $v) = $l =~ /^([^:]+):\s*(.*?)\s*$/ or next;
+        push @list, [$n, $v];
+        my $k = lc $n;
+        $h{$k} = exists $h{$k} ? "$h{$k}, $v" : $v;
+    }
+    my $res = { status => $status // 0, reason => $reason, version => $ver,
+                headers => \%h, header_list => \@list, raw => $head };
+    if (($status // 0) != 101 && !$o{head} && defined $h{'content-length'}
+        && $h{'content-length'} =~ /^\d+$/) {
+        my $body = $self->read_bytes($h{'content-length'}, $deadline);
+        $res->{body} = $body;
+    }
+    return $res;
+}
+
+# ---------------------------------------------------------------- frames
+
+# Builds one frame.  Options:
+#   fin      (default 1)          rsv   (0..7, default 0)
+#   opcode   (default OP_TEXT)    payload (bytes, default '')
+#   mask     (default 1)          mask_key (4 bytes, default random)
+#   length   announced payload length (default length(payload))
+#   len_form force the length encoding: 7, 16 or 64
+#   raw_len64 8 raw bytes for the 64-bit length field (for bad lengths)
+sub frame {
+    my ($self, %o) = @_;
+    my $fin     = $o{fin} // 1;
+    my $rsv     = $o{rsv} // 0;
+    my $opcode  = $o{opcode} // OP_TEXT;
+    my $payload = $o{payload} // '';
+    my $mask    = $o{mask} // 1;
+    my $len     = $o{length} // length $payload;
+
+    my $b0 = ($fin ? 0x80 : 0) | (($rsv & 7) << 4) | ($opcode & 0xF);
+    my $mbit = $mask ? 0x80 : 0;
+    my $form = $o{len_form} // ($len < 126 ? 7 : $len < 65536 ? 16 : 64);
+    $form = 64 if defined $o{raw_len64};
+    my $hdr = chr($b0);
+    if ($form == 7) {
+        $hdr .= chr($mbit | $len);
+    }
+    elsif ($form == 16) {
+        $hdr .= chr($mbit | 126) . pack('n', $len);
+    }
+    else {
+        $hdr .= chr($mbit | 127)
+              . ($o{raw_len64} // pack('NN', int($len / 4294967296),
+                                       $len % 4294967296));
+    }
+    if ($mask) {
+        my $key = $o{mask_key} // random_bytes(4);
+        $hdr .= $key;
+        $payload = _mask($payload, $key);
+    }
+    return $hdr . $payload;
+}
+
+sub _mask {
+    my ($data, $key) = @_;
+    return $data if $data eq '';
+    my $n = length $data;
+    my $k = $key x (int($n / 4) + 1);
+    return $data ^ substr($k, 0, $n);
+}
+
+sub send_frame {
+    my ($self, %o) = @_;
+    my $f = $self->frame(%o);
+    return $self->send_raw($f) == length $f;
+}
+
+sub send_text   { my ($s, $p, %o) = @_; $s->send_frame(opcode => OP_TEXT,   payload => $p, %o) }
+sub send_binary { my ($s, $p, %o) = @_; $s->send_frame(opcode => OP_BINARY, payload => $p, %o) }
+sub ping        { my ($s, $p, %o) = @_; $s->send_frame(opcode => OP_PING,   payload => $p // '', %o) }
+sub pong        { my ($s, $p, %o) = @_; $s->send_frame(opcode => OP_PONG,   payload => $p // '', %o) }
+
+sub close_payload {
+    my ($code, $reason) = @_;
+    return '' unless defined $code;
+    return pack('n', $code) . ($reason // '');
+}
+
+# Sends a close frame; no code means an empty payload.
+sub close {
+    my ($self, $code, $reason, %o) = @_;
+    return $self->send_frame(opcode => OP_CLOSE,
+                             payload => close_payload($code, $reason), %o);
+}
+
+# Reads one frame.  Returns a hash { fin, rsv, opcode, masked, payload,
+# length } (for a close frame also code/reason), or undef on timeout or
+# EOF: then $self->{eof} tells which ('eof', 'reset', 'error: ...') and
+# $self->{timed_out} is set on timeout.
+sub read_frame {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // $self->{timeout});
+    $self->{timed_out} = 0;
+    while (1) {
+        my $f = $self->_parse_frame;
+        return $f if $f;
+        my $r = $self->_fill($deadline);
+        unless ($r) {
+            $self->{timed_out} = !defined $r;
+            return undef;
+        }
+    }
+}
+
+# Takes one complete frame off the buffer, or returns undef if the buffer
+# does not hold one yet.
+sub _parse_frame {
+    my ($self) = @_;
+    my $avail = length $self->{buf};
+    return undef if $avail < 2;
+    my ($b0, $b1) = unpack('CC', $self->{buf});
+    my $need = 2;
+    my $len = $b1 & 0x7F;
+    if ($len == 126) { $need += 2 }
+    elsif ($len == 127) { $need += 8 }
+    my $masked = $b1 & 0x80;
+    $need += 4 if $masked;
+    return undef if $avail < $need;
+    my $pos = 2;
+    if ($len == 126) { $len = unpack('n', substr($self->{buf}, 2, 2)); $pos = 4 }
+    elsif ($len == 127) {
+        my ($hi, $lo) = unpack('NN', substr($self->{buf}, 2, 8));
+        $len = $hi * 4294967296 + $lo;
+        $pos = 10;
+    }
+    my $total = $need + $len;
+    return undef if $avail < $total;
+    my $key = $masked ? substr($self->{buf}, $pos, 4) : undef;
+    my $raw = substr($self->{buf}, 0, $total, '');
+    my $payload = substr($raw, $need);
+    $payload = _mask($payload, $key) if $masked;
+    my $f = { fin => ($b0 >> 7) & 1, rsv => ($b0 >> 4) & 7, opcode => $b0 & 0xF,
+              masked => $masked ? 1 : 0, length => $len, payload => $payload };
+    if ($f->{opcode} == OP_CLOSE) {
+        if (length($payload) >= 2) {
+            $f->{code}   = unpack('n', $payload);
+            $f->{reason} = substr($payload, 2);
+        }
+        else {
+            $f->{code} = undef;
+            $f->{reason} = '';
+        }
+    }
+    return $f;
+}
+
+# Full duplex: writes $data (any number of frames) while reading, until
+# $count data messages have arrived (or a close frame, EOF, the deadline,
+# or $idle seconds (default 10) without a byte moving either way).
+# Returns { written => bytes, messages => [ {opcode, payload} ... ],
+#           controls => [frames], close => frame or undef }.
+sub exchange {
+    my ($self, $data, $count, $timeout, $idle) = @_;
+    my $deadline = time + ($timeout // $self->{timeout});
+    $idle //= 10;                 # give up after this long without progress
+    my $progress = time;
+    my $sock = $self->{sock};
+    my ($off, $len) = (0, length $data);
+    my (@msgs, @controls, $cur, $close);
+    while (1) {
+        while (my $f = $self->_parse_frame) {
+            if ($f->{opcode} >= 0x8) {
+                push @controls, $f;
+                if ($f->{opcode} == OP_CLOSE) { $close = $f; last }
+                next;
+            }
+            if (!$cur) { $cur = { opcode => $f->{opcode}, payload => $f->{payload} } }
+            else       { $cur->{payload} .= $f->{payload} }
+            if ($f->{fin}) { push @msgs, $cur; undef $cur }
+        }
+        last if $close || $self->{eof};
+        last if @msgs >= $count && $off >= $len;
+        my $left = $deadline - time;
+        $left = $progress + $idle - time if $progress + $idle - time < $left;
+        last if $left <= 0;
+        my $wsel = $off < $len ? IO::Select->new($sock) : undef;
+        my ($r, $w) = IO::Select->select($self->{sel}, $wsel, undef, $left);
+        if ($w && @$w) {
+            my $n = syswrite($sock, $data, 65536 < $len - $off ? 65536 : $len - $off, $off);
+            if (defined $n) { $off += $n; $progress = time }
+            elsif (!($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR)) {
+                $self->{error} = "$!";
+                $len = $off;       # stop writing
+            }
+        }
+        if ($r && @$r) {
+            my $n = sysread($sock, my $chunk, 256 * 1024);
+            if (defined $n) {
+                if ($n == 0) { $self->{eof} = 'eof' }
+                else         { $self->{buf} .= $chunk; $progress = time }
+            }
+            elsif (!($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR)) {
+                $self->{eof} = $! == ECONNRESET ? 'reset' : "error: $!";
+            }
+        }
+    }
+    return { written => $off, messages => \@msgs, controls => \@controls,
+             close => $close };
+}
+
+sub _peek {
+    my ($self, $n, $deadline) = @_;
+    while (length($self->{buf}) < $n) {
+        my $r = $self->_fill($deadline);
+        return undef unless $r;
+    }
+    return substr($self->{buf}, 0, $n);
+}
+
+# Reads the next message.  Control frames are returned as they come (with
+# their opcode); data frames are assembled into one message
+# { opcode, payload, frames => n }.  Control frames that arrive between
+# fragments are collected in ->{controls} of the returned message.
+# undef on timeout/EOF.
+sub read_message {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // $self->{timeout});
+    my $f;
+    while (1) {
+        $f = $self->read_frame($deadline - time) // return undef;
+        last unless $f->{opcode} == OP_PING && $self->{auto_pong};
+        $self->_auto_pong($f);
+    }
+    return $f if $f->{opcode} >= 0x8;
+    my $msg = { opcode => $f->{opcode}, payload => $f->{payload}, frames => 1,
+                controls => [], rsv => $f->{rsv}, masked => $f->{masked} };
+    while (!$f->{fin}) {
+        $f = $self->read_frame($deadline - time) // return undef;
+        if ($f->{opcode} >= 0x8) {
+            if ($f->{opcode} == OP_PING && $self->{auto_pong}) {
+                $self->_auto_pong($f);
+                next;
+            }
+            push @{ $msg->{controls} }, $f;
+            next;
+        }
+        $msg->{bad_continuation} = 1 if $f->{opcode} != OP_CONT;
+        $msg->{payload} .= $f->{payload};
+        $msg->{frames}++;
+    }
+    return $msg;
+}
+
+# Server pings met by read_message() are answered and skipped (a server
+# may ping on its own, e.g. a keepalive interval); read_frame() returns
+# everything as it comes.
+sub _auto_pong {
+    my ($self, $ping) = @_;
+    push @{ $self->{server_pings} }, $ping->{payload};
+    $self->pong($ping->{payload});
+}
+
+# Waits for the peer to close TCP.  Returns 'eof' or 'reset' when it did,
+# undef on timeout.  Bytes that arrive meanwhile are kept in ->{buf}
+# (frames can still be read from it afterwards).
+sub wait_eof {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // $self->{timeout});
+    while (!$self->{eof}) {
+        my $r = $self->_fill($deadline);
+        return undef if !defined $r;
+    }
+    return $self->{eof} =~ /^(eof|reset)$/ ? $self->{eof} : undef;
+}
+
+# Reads frames until a close frame arrives; data frames and other control
+# frames before it are returned in ->{skipped}.  Returns the close frame or
+# undef.
+sub read_close {
+    my ($self, $timeout) = @_;
+    my $deadline = time + ($timeout // $self->{timeout});
+    my @skipped;
+    while (1) {
+        my $f = $self->read_frame($deadline - time);
+        if (!$f) {
+            $self->{skipped} = \@skipped;
+            return undef;
+        }
+        if ($f->{opcode} == OP_CLOSE) {
+            $f->{skipped} = \@skipped;
+            return $f;
+        }
+        push @skipped, $f;
+    }
+}
+
+# A readable summary of a frame, for test diagnostics.
+sub describe {
+    my ($f) = @_;
+    return 'nothing (timeout or EOF)' unless $f;
+    my $p = $f->{payload} // '';
+    my $shown = length($p) > 40 ? substr($p, 0, 40) . '...' : $p;
+    $shown =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
+    my $s = sprintf('opcode=%d fin=%d rsv=%d len=%d payload="%s"',
+                    $f->{opcode}, $f->{fin} // 1, $f->{rsv} // 0,
+                    length $p, $shown);
+    $s .= " code=" . ($f->{code} // 'none') if $f->{opcode} == OP_CLOSE;
+    return $s;
+}
+
+1;

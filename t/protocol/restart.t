@@ -1,0 +1,88 @@
+# A graceful restart (SIGUSR1 to the parent, `apachectl -k graceful`) with
+# WebSockets open: the stopping child closes them with 1001 (going away)
+# instead of holding on to them, and the restarted server serves new ones.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use WSClient qw(OP_TEXT OP_CLOSE);
+use Time::HiRes qw(time);
+
+my $OPEN = 3;
+
+my $pid_file;
+unless ($ENV{WSCLIENT_PORT}) {
+    my $logs = Apache::Test::vars('t_logs');
+    $pid_file = "$logs/httpd.pid" if $logs;
+}
+
+plan tests => $OPEN * 3 + 2,
+    sub { $pid_file && -r $pid_file ? 1 : 'no httpd.pid (stand-in server?)' };
+
+sub open_echo {
+    my ($ws, $res) = WSClient->open_ws('/echo', timeout => 10);
+    die "handshake on /echo failed: status $res->{status}\n$res->{raw}\n"
+        unless $res->{status} == 101;
+    return $ws;
+}
+
+my @ws = map { open_echo() } 1 .. $OPEN;
+for my $i (0 .. $#ws) {
+    $ws[$i]->send_text("before restart $i");
+    my $m = $ws[$i]->read_message(10);
+    die "no echo before the restart\n" unless $m && $m->{payload} eq "before restart $i";
+}
+
+open my $fh, '<', $pid_file or die "$pid_file: $!\n";
+my $pid = <$fh>;
+close $fh;
+chomp $pid;
+kill 'USR1', $pid or die "cannot signal httpd ($pid): $!\n";
+my $t0 = time;
+
+for my $i (0 .. $#ws) {
+    my $f = $ws[$i]->read_close(10);
+    is($f ? $f->{opcode} : undef, OP_CLOSE, "graceful restart: WebSocket $i gets a close frame")
+        or diag('got ' . WSClient::describe($f) . ', eof=' . ($ws[$i]->{eof} || 'no'));
+    is($f ? $f->{code} : undef, 1001, "... with 1001 (going away)");
+    diag(sprintf('close frame %.2f s after the signal', time - $t0)) if $f;
+    $ws[$i]->close(1001);
+    ok($ws[$i]->wait_eof(10), "... then TCP closed");
+}
+
+# The restarted server: the listening socket stays open across a graceful
+# restart, so a new connection is queued until a child accepts it.  A
+# connection that an old child accepted just before it learned of the
+# restart is legitimately closed with 1001 (going away): then try again
+# (bounded), the new generation must serve it.
+{
+    my ($echoed, $closed, @history);
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $ws = open_echo();
+        $ws->send_text('after restart');
+        my $m = $ws->read_message(10);
+        if (!$m || $m->{opcode} == OP_CLOSE) {
+            push @history, 'no echo: ' . WSClient::describe($m);
+            next if $m && ($m->{code} // 0) == 1001;
+            last;
+        }
+        $echoed = $m->{payload} eq 'after restart';
+        $ws->close(1000);
+        my $f = $ws->read_close(10);
+        push @history, 'echo, then ' . WSClient::describe($f);
+        if ($f && ($f->{code} // 0) == 1001) {
+            $echoed = 0;
+            next;
+        }
+        $closed = $f && ($f->{code} // 0) == 1000;
+        last;
+    }
+    ok($echoed, 'after the graceful restart a new client echoes') or diag(join "\n", @history);
+    ok($closed, '... and closes normally (1000)') or diag(join "\n", @history);
+    diag('attempts: ' . join(' | ', @history)) if @history > 1;
+}
