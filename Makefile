@@ -63,7 +63,7 @@ Q := $(if $(filter 1,$(V)),,@)
 CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
 ECHO_SRCS   := handlers/echo.c
-TEST_SRCS   := t/handlers/test_handler.c
+TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c
 # Headers only matter for "rebuild when changed"; all of them, cheap.
 HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h)
 
@@ -253,7 +253,7 @@ test-nodeps: build $(TEST_SO) t/TEST
 	@SANITIZE='$(filter 1,$(SANITIZE))' MAKE='$(MAKE)' scripts/run-tests.sh
 
 bench-nodeps: build
-	@if [ -x bench/run ]; then bench/run; else echo "bench: bench/run does not exist yet"; fi
+	bench/run
 
 # ---------------------------------------------------------------- install
 # apxs -i installs the libtool archive of the build (build/obj/...la, the

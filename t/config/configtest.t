@@ -16,6 +16,7 @@ my $top     = Apache::Test::vars('top_dir');
 my $build   = "$top/build";
 my $modules = '/usr/lib/apache2/modules';
 my $echo    = "$build/mod_websocket_echo.so";
+my $test_so = "$build/mod_websocket_test.so";
 
 # [name, config lines inside <Location /ws>, regexps the message must match]
 my @bad = (
@@ -31,6 +32,26 @@ my @bad = (
     [ 'WebSocketHandler with only a path',
       "WebSocketHandler $echo",
       [ qr/WebSocketHandler/, qr/argument/i ] ],
+    [ 'init function that returns NULL',
+      "WebSocketHandler $test_so null_handler",
+      [ qr/WebSocketHandler/, qr/null_handler\(\).*returned NULL/ ] ],
+    [ 'init function built for another ABI version',
+      "WebSocketHandler $test_so future_abi_handler",
+      [ qr/WebSocketHandler/, qr/ABI version 42.*speaks version 1/ ] ],
+    [ 'init function with a table too small',
+      "WebSocketHandler $test_so tiny_handler",
+      [ qr/WebSocketHandler/, qr/too small/ ] ],
+    [ 'handler path that is not a shared object',
+      "WebSocketHandler $top/README.md echo",
+      [ qr/WebSocketHandler/, qr/cannot load/ ] ],
+    map({ [ "$_->[0] $_->[1]",
+            "WebSocketHandler $echo echo\n    $_->[0] $_->[1]",
+            [ qr/$_->[0]/, qr/whole number/ ] ] }
+        [ 'WebSocketMaxPendingOutput', '0' ], [ 'WebSocketMaxPendingOutput', 'lots' ],
+        [ 'WebSocketPingInterval', '-1' ], [ 'WebSocketIdleTimeout', '5s' ]),
+    [ 'WebSocketLogFormat with an unknown directive',
+      "WebSocketHandler $echo echo\n    WebSocketLogFormat \"%a %Q\"",
+      [ qr/WebSocketLogFormat/, qr/unknown % directive/ ] ],
     map({ [ "WebSocketMaxMessageSize $_",
             "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize $_",
             [ qr/WebSocketMaxMessageSize/,
@@ -79,6 +100,8 @@ for my $case (@bad) {
 }
 
 my ($rc, $out) = configtest(
-    "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize 1024");
+    "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize 1024\n"
+    . "    WebSocketMaxPendingOutput 65536\n    WebSocketPingInterval 30\n"
+    . "    WebSocketIdleTimeout 300\n    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"");
 ok($rc == 0, "good config: httpd -t passes") or diag("output: $out");
 ok($out =~ /Syntax OK/, 'good config: "Syntax OK"') or diag("output: $out");
