@@ -74,8 +74,8 @@ static void *api_get_data(ws_conn *c)
 
 static const char *api_header(ws_conn *c, const char *name)
 {
-    request_rec *r = WC(c)->r;
-    return r && name ? apr_table_get(r->headers_in, name) : NULL;
+    apr_table_t *headers = WC(c)->headers;
+    return headers && name ? apr_table_get(headers, name) : NULL;
 }
 
 static const char *api_offered_protocols(ws_conn *c)
@@ -106,20 +106,17 @@ static const char *api_protocol(ws_conn *c)
 
 static const char *api_uri(ws_conn *c)
 {
-    request_rec *r = WC(c)->r;
-    return r ? r->uri : NULL;
+    return WC(c)->uri;
 }
 
 static const char *api_user(ws_conn *c)
 {
-    request_rec *r = WC(c)->r;
-    return r ? r->user : NULL;
+    return WC(c)->user;
 }
 
 static const char *api_remote_ip(ws_conn *c)
 {
-    request_rec *r = WC(c)->r;
-    return r ? r->useragent_ip : NULL;
+    return WC(c)->remote_ip;
 }
 
 static void api_log(ws_conn *c, int level, const char *fmt, va_list ap)

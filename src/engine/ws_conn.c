@@ -40,8 +40,13 @@ ws_conn_t *ws_conn_create(request_rec *r, const ws_dir_conf *conf)
     wc->refs = 1;                     /* the engine's own reference */
     wc->r = r;
     wc->c = c;
+    wc->headers = r->headers_in;
+    wc->uri = r->uri;
+    wc->user = r->user;
+    wc->remote_ip = r->useragent_ip;
     wc->h = conf->handler->h;
-    wc->conf = conf;
+    wc->conf_copy = *conf;
+    wc->conf = &wc->conf_copy;
     wc->max_pending = conf->max_pending > 0 ? (apr_size_t)conf->max_pending
                                             : WS_DEFAULT_MAX_PENDING;
     wc->state = WS_ST_HANDSHAKE;
@@ -341,7 +346,7 @@ void ws_conn_adopt(ws_conn_t *wc)
     if (wc->state == WS_ST_FINISHED)
         return;
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00304)
-                  "WebSocket open on %s (subprotocol %s)", wc->r->uri,
+                  "WebSocket open on %s (subprotocol %s)", wc->uri,
                   wc->protocol ? wc->protocol : "none");
     if (wc->h->on_open)
         wc->h->on_open((ws_conn *)wc);
@@ -484,9 +489,10 @@ void ws_conn_on_readable(ws_conn_t *wc)
             return;
         }
         wc->last_rx = apr_time_now();
+        len = feed(wc, data, len);     /* what was used: the rest is read again */
         WS_COUNT(&wc->st, bytes_in, len);
         WS_COUNT(ws_stats_mine(), bytes_in, len);
-        ws_io_read_consume(wc, feed(wc, data, len));
+        ws_io_read_consume(wc, len);
         if (wc->state == WS_ST_FINISHED || wc->read_paused)
             return;
     }

@@ -123,8 +123,8 @@ static const char *render_item(apr_pool_t *p, const ws_log_item *it,
 {
     switch (it->kind) {
     case LI_TEXT:      return it->text;
-    case LI_IP:        return wc->r->useragent_ip;
-    case LI_URI:       return wc->r->uri;
+    case LI_IP:        return wc->remote_ip;
+    case LI_URI:       return wc->uri;
     case LI_PROTO:     return wc->protocol ? wc->protocol : "-";
     case LI_SECS:      return apr_psprintf(p, "%" APR_TIME_T_FMT ".%03d",
                                            apr_time_sec(age),
@@ -140,12 +140,12 @@ static const char *render_item(apr_pool_t *p, const ws_log_item *it,
     return "";
 }
 
-/* Writes the line for a connection that has just closed (the request still
- * exists).  Off unless LogLevel websocket:info or finer. */
+/* Writes the line for a connection that has just closed.  Off unless
+ * LogLevel websocket:info or finer. */
 void ws_connlog_write(ws_conn_t *wc)
 {
     const apr_array_header_t *items = wc->conf->log_items;
-    apr_pool_t *p = wc->r->pool;
+    apr_pool_t *p;
     apr_array_header_t *parts;
     apr_interval_time_t age = apr_time_now() - wc->opened_at;
     int i;
@@ -154,7 +154,7 @@ void ws_connlog_write(ws_conn_t *wc)
         return;
     if (!items)
         items = default_items;
-    if (!items)
+    if (!items || apr_pool_create(&p, wc->c->pool) != APR_SUCCESS)
         return;
     parts = apr_array_make(p, items->nelts, sizeof(const char *));
     for (i = 0; i < items->nelts; i++)
@@ -162,4 +162,5 @@ void ws_connlog_write(ws_conn_t *wc)
             render_item(p, &APR_ARRAY_IDX(items, i, ws_log_item), wc, age);
     ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, wc->c, WSLOGNO(00310) "%s",
                   apr_array_pstrcat(p, parts, 0));
+    apr_pool_destroy(p);
 }

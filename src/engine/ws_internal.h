@@ -99,7 +99,9 @@ struct ws_conn {
     conn_rec        *c;            /* NULL once finished */
     request_rec     *r;            /* NULL once finished */
     const ws_handler *h;
-    const ws_dir_conf *conf;
+    const ws_dir_conf *conf;       /* = &conf_copy */
+    ws_dir_conf      conf_copy;    /* the merged per-dir config lives in
+                                      r->pool, which goes before we do */
     void            *user_data;
     ws_counters      st;           /* this connection's, for its log line */
     ws_closer        closed_by;
@@ -115,6 +117,11 @@ struct ws_conn {
     char             close_reason[124];
     const char      *offered;      /* Sec-WebSocket-Protocol as sent */
     const char      *protocol;     /* the one chosen, or NULL */
+    /* What handlers may ask of the handshake request: r's own until the
+     * request is released, then copies in c->pool; NULL once finished. */
+    apr_table_t     *headers;
+    const char      *uri, *user, *remote_ip;
+    ws_conn_t       *settle_next;  /* loop->settling */
     wsp_reader       reader;
     apr_bucket_brigade *in_bb;     /* loop thread only */
     apr_bucket_brigade *out_bb;    /* frames taken from the queue, not yet passed */
@@ -148,6 +155,7 @@ struct ws_loop {
     ws_conn_t          *all;         /* every adopted connection */
     apr_uint32_t        nconns;
     ws_conn_t          *graveyard;   /* finished, pools not yet destroyed */
+    ws_conn_t          *settling;    /* adopted, request not yet released */
     /* Under mutex: */
     ws_conn_t          *incoming;    /* handed off by workers, not adopted yet */
     ws_conn_t          *ready_head, *ready_tail;
@@ -201,6 +209,7 @@ ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len);
 void         ws_io_read_consume(ws_conn_t *wc, apr_size_t n);
 ws_io_status ws_io_flush(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);
+void         ws_io_release_request(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
 

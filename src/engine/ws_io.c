@@ -21,6 +21,7 @@
 #include "http_connection.h"
 #include "http_request.h"
 #include "util_filter.h"
+#include "apr_strings.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -182,24 +183,43 @@ void ws_io_shutdown_write(ws_conn_t *wc)
     apr_socket_shutdown(ap_get_conn_socket(wc->c), APR_SHUTDOWN_WRITE);
 }
 
-/* The WebSocket is over: finish the HTTP request.  Under an async MPM that
- * writes the access log entry (the EOR bucket) now; the MPM's own code never
- * sees the suspended request again.  Under sync MPMs the handler returns
- * and httpd does it. */
-void ws_io_finish_request(ws_conn_t *wc)
+/* Async MPM: ends the HTTP request of an open WebSocket.  Its pool (8 KiB
+ * or more per connection) would otherwise live as long as the WebSocket;
+ * what handlers may still ask for is copied into c->pool first.  Ending it
+ * writes the access log entry (status 101) through the EOR bucket; the
+ * MPM's own code never sees the suspended request again.  Runs once the
+ * MPM has surely finished the suspension (see ws_loop.c). */
+void ws_io_release_request(ws_conn_t *wc)
 {
     conn_rec *c = wc->c;
+    request_rec *r = wc->r;
 
-    if (wc->loop->async) {
-        ap_process_request_after_handler(wc->r);
-        /* Destroying c->pool while the state says SUSPENDED makes the MPM
-         * drop its suspended count with the connection count. */
-        c->cs->state = CONN_STATE_SUSPENDED;
-    }
+    if (!r)
+        return;
+    wc->headers = apr_table_clone(c->pool, r->headers_in);
+    wc->uri = apr_pstrdup(c->pool, r->uri);
+    wc->user = r->user ? apr_pstrdup(c->pool, r->user) : NULL;
+    wc->remote_ip = apr_pstrdup(c->pool, r->useragent_ip);
+    wc->offered = wc->offered ? apr_pstrdup(c->pool, wc->offered) : NULL;
+    wc->protocol = wc->protocol ? apr_pstrdup(c->pool, wc->protocol) : NULL;
+    wc->r = NULL;
+    ap_process_request_after_handler(r);
+    /* Destroying c->pool later while the state says SUSPENDED makes the
+     * MPM drop its suspended count with the connection count. */
+    c->cs->state = CONN_STATE_SUSPENDED;
+}
+
+/* The WebSocket is over.  Async: finish the request if it still exists.
+ * Sync MPMs: the handler returns and httpd finishes it. */
+void ws_io_finish_request(ws_conn_t *wc)
+{
+    if (wc->loop->async)
+        ws_io_release_request(wc);
     apr_brigade_cleanup(wc->in_bb);
     apr_brigade_cleanup(wc->out_bb);
     wc->r = NULL;
-    wc->offered = wc->protocol = NULL;
+    wc->headers = NULL;
+    wc->offered = wc->protocol = wc->uri = wc->user = wc->remote_ip = NULL;
 }
 
 /* Releases the connection itself.  Async: its pool (the MPM's transaction

@@ -110,7 +110,7 @@ static apr_interval_time_t next_timeout(ws_loop *loop, apr_time_t now)
         return 0;                    /* work left over (read fairness) */
     if (wc)
         t = wc->deadline > now ? wc->deadline - now : 0;
-    if (loop->graveyard && (t < 0 || t > WS_HANDOFF_GRACE))
+    if ((loop->graveyard || loop->settling) && (t < 0 || t > WS_HANDOFF_GRACE))
         t = WS_HANDOFF_GRACE;
     return t;
 }
@@ -166,6 +166,8 @@ static void unlink_conn(ws_loop *loop, ws_conn_t *wc)
     loop->nconns--;
 }
 
+static void unsettle(ws_loop *loop, ws_conn_t *wc);
+
 /* Takes wc off every list of the loop's; the loop thread calls it as the
  * connection finishes.  Afterwards no other thread can schedule it. */
 void ws_loop_forget(ws_conn_t *wc)
@@ -176,6 +178,8 @@ void ws_loop_forget(ws_conn_t *wc)
     ws_loop_watch(wc, 0);
     ws_loop_set_timer(wc, 0);
     unlink_conn(loop, wc);
+    if (loop->async)
+        unsettle(loop, wc);
     apr_thread_mutex_lock(loop->mutex);
     wc->send_closed = 1;
     if (wc->scheduled) {
@@ -198,6 +202,36 @@ void ws_loop_bury(ws_conn_t *wc)
     ws_loop *loop = wc->loop;
     wc->grave_next = loop->graveyard;
     loop->graveyard = wc;
+}
+
+/* Async: releases the request of each connection adopted at least
+ * WS_HANDOFF_GRACE ago (the MPM may still be finishing the suspension
+ * until then, reading c->sbh among others). */
+static void settle_requests(ws_loop *loop, apr_time_t now)
+{
+    ws_conn_t **pp = &loop->settling;
+    while (*pp) {
+        ws_conn_t *wc = *pp;
+        if (now - wc->adopted < WS_HANDOFF_GRACE) {
+            pp = &wc->settle_next;
+            continue;
+        }
+        *pp = wc->settle_next;
+        wc->settle_next = NULL;
+        ws_io_release_request(wc);
+    }
+}
+
+static void unsettle(ws_loop *loop, ws_conn_t *wc)
+{
+    ws_conn_t **pp;
+    for (pp = &loop->settling; *pp; pp = &(*pp)->settle_next) {
+        if (*pp == wc) {
+            *pp = wc->settle_next;
+            wc->settle_next = NULL;
+            return;
+        }
+    }
 }
 
 static void reap_graveyard(ws_loop *loop, apr_time_t now, int all)
@@ -264,6 +298,10 @@ static void adopt(ws_loop *loop, ws_conn_t *wc)
 {
     wc->adopted = apr_time_now();
     link_conn(loop, wc);
+    if (loop->async) {
+        wc->settle_next = loop->settling;
+        loop->settling = wc;
+    }
     ws_conn_adopt(wc);
     if (loop->stopping && wc->state != WS_ST_FINISHED)
         ws_conn_going_away(wc);
@@ -343,8 +381,10 @@ static void iterate(ws_loop *loop)
     /* Last, so that whatever the steps above queued goes out before the
      * next poll. */
     run_ready(loop);
-    if (loop->async)
+    if (loop->async) {
+        settle_requests(loop, apr_time_now());
         reap_graveyard(loop, apr_time_now(), 0);
+    }
 }
 
 static void abort_all(ws_loop *loop)
