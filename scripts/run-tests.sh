@@ -117,6 +117,16 @@ for mpm in event prefork; do
     rc=$RC
     [ "$rc" -ne 0 ] || [ "$result" = "Result: PASS" ] || rc=1
     record "$name" "$rc" "$summary" $((tests - failed)) "$failed"
+    # A child that crashed fails the run even if every client-side check
+    # passed (httpd replaces the child and the next test carries on).
+    crashes=$(grep -cE 'AH00052: child pid [0-9]+ exit signal' \
+                   "$LOGS/$name.error_log" 2>/dev/null || true)
+    if [ "${crashes:-0}" -gt 0 ]; then
+        grep -E 'AH00052' "$LOGS/$name.error_log" | head -5
+        record "$name-crashes" 1 "$crashes httpd child crash(es), see $LOGS/$name.error_log" 0 1
+    else
+        record "$name-crashes" 0 "no httpd child crashed" 0 0
+    fi
 done
 t/TEST -clean >/dev/null 2>&1 </dev/null || true
 

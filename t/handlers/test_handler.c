@@ -34,6 +34,20 @@
  *                             ws_retain() reference) sends "thread 1" ..
  *                             "thread n", stopping at the first failure, then
  *                             ws_release()s: sends from a foreign thread
+ *   "flood <bytes> [<count>]" -> from now on, binary messages of <bytes>
+ *                             (>= 8): bytes 0-7 the sequence number 1, 2, ...
+ *                             (big-endian), byte i >= 8 = i & 0xff.  Sent
+ *                             until ws_send() answers WS_EFULL, continued
+ *                             from on_drain, until <count> messages are out
+ *                             (no count: until the connection closes).  A
+ *                             new "flood" replaces a running one.
+ *   "maxbuffered"          -> text: the largest ws_buffered_amount() seen
+ *                             right after a successful send of this
+ *                             connection (decimal)
+ *   "floodstats"           -> text: "sent=<n> efull=<k> drains=<d>
+ *                             maxbuffered=<m> flooding=<0|1>" (flood
+ *                             messages sent, WS_EFULL answers met, on_drain
+ *                             calls)
  *   anything else          -> echoed (binary messages are echoed as binary)
  *
  * Replies that meet WS_EFULL wait in a FIFO of the handler's own and go out
@@ -154,6 +168,13 @@ struct pending {
 
 struct conn_state {
     struct pending *head, *tail;
+    /* "flood" */
+    int           flooding;
+    size_t        flood_size;
+    unsigned long flood_next;     /* next sequence number, from 1 */
+    unsigned long flood_count;    /* the last one; 0 = no end */
+    unsigned long flood_sent, flood_efull, drains;
+    size_t        max_buffered;   /* after any successful send */
 };
 
 static struct conn_state *state_of(ws_conn *c)
@@ -165,6 +186,15 @@ static struct conn_state *state_of(ws_conn *c)
     return st;
 }
 
+/* Records ws_buffered_amount() after a successful send ("maxbuffered"). */
+static void note_buffered(ws_conn *c, struct conn_state *st)
+{
+    size_t n = ws_buffered_amount(c);
+    if (st != NULL && n > st->max_buffered) {
+        st->max_buffered = n;
+    }
+}
+
 static void send_or_queue(ws_conn *c, ws_message_type type, const void *data,
                           size_t len)
 {
@@ -172,7 +202,11 @@ static void send_or_queue(ws_conn *c, ws_message_type type, const void *data,
     struct pending *p;
 
     if (st == NULL || st->head == NULL) {
-        if (ws_send(c, type, data, len) != WS_EFULL || st == NULL) {
+        int rc = ws_send(c, type, data, len);
+        if (rc == WS_OK) {
+            note_buffered(c, st);
+        }
+        if (rc != WS_EFULL || st == NULL) {
             return;                     /* sent, or failed for good */
         }
     }
@@ -195,14 +229,65 @@ static void send_or_queue(ws_conn *c, ws_message_type type, const void *data,
     st->tail = p;
 }
 
+/* "flood": sends the next messages until WS_EFULL (then on_drain calls
+ * again) or the count is reached.  Loop-thread only. */
+static void flood_continue(ws_conn *c, struct conn_state *st)
+{
+    unsigned char *buf;
+    size_t i;
+
+    if (st == NULL || !st->flooding) {
+        return;
+    }
+    if ((buf = malloc(st->flood_size)) == NULL) {
+        st->flooding = 0;
+        return;
+    }
+    for (i = 8; i < st->flood_size; i++) {
+        buf[i] = (unsigned char)(i & 0xff);
+    }
+    while (st->flood_count == 0 || st->flood_next <= st->flood_count) {
+        unsigned long seq = st->flood_next;
+        int rc, k;
+
+        for (k = 7; k >= 0; k--) {
+            buf[k] = (unsigned char)(seq & 0xff);
+            seq >>= 8;
+        }
+        rc = ws_send(c, WS_BINARY, buf, st->flood_size);
+        if (rc == WS_EFULL) {
+            st->flood_efull++;
+            break;                      /* on_drain continues */
+        }
+        if (rc != WS_OK) {
+            st->flooding = 0;           /* closing: stop for good */
+            break;
+        }
+        note_buffered(c, st);
+        st->flood_sent++;
+        st->flood_next++;
+    }
+    if (st->flood_count != 0 && st->flood_next > st->flood_count) {
+        st->flooding = 0;
+    }
+    free(buf);
+}
+
 static void test_on_drain(ws_conn *c)
 {
     struct conn_state *st = ws_get_data(c);
 
+    if (st != NULL) {
+        st->drains++;
+    }
     while (st != NULL && st->head != NULL) {
         struct pending *p = st->head;
-        if (ws_send(c, p->type, p->data, p->len) == WS_EFULL) {
+        int rc = ws_send(c, p->type, p->data, p->len);
+        if (rc == WS_EFULL) {
             return;                     /* on_drain comes again */
+        }
+        if (rc == WS_OK) {
+            note_buffered(c, st);
         }
         st->head = p->next;
         if (st->head == NULL) {
@@ -210,6 +295,38 @@ static void test_on_drain(ws_conn *c)
         }
         free(p);
     }
+    flood_continue(c, st);             /* replies first, then the flood */
+}
+
+static void reply_text(ws_conn *c, const char *s);
+
+/* "flood <bytes> [<count>]" */
+static void do_flood(ws_conn *c, const char *arg, size_t arg_len)
+{
+    struct conn_state *st = state_of(c);
+    size_t size_len = 0;
+    long size, count = 0;
+
+    while (size_len < arg_len && arg[size_len] != ' ') {
+        size_len++;
+    }
+    size = parse_decimal(arg, size_len, (long)TEST_MAX_BINARY);
+    if (size_len < arg_len) {
+        count = parse_decimal(arg + size_len + 1, arg_len - size_len - 1,
+                              1000000000L);
+    }
+    if (size < 8 || count < 0) {
+        reply_text(c, "(bad flood)");
+        return;
+    }
+    if (st == NULL) {
+        return;
+    }
+    st->flooding = 1;
+    st->flood_size = (size_t)size;
+    st->flood_next = 1;
+    st->flood_count = (unsigned long)count;
+    flood_continue(c, st);
 }
 
 static void reply_text(ws_conn *c, const char *s)
@@ -474,6 +591,31 @@ static void test_on_message(ws_conn *c, ws_message_type type,
         }
         if (is_command(s, len, "header", &arg, &arg_len)) {
             do_header(c, arg, arg_len);
+            return;
+        }
+        if (is_command(s, len, "flood", &arg, &arg_len) && arg_len > 0) {
+            do_flood(c, arg, arg_len);
+            return;
+        }
+        if (len == 11 && memcmp(s, "maxbuffered", 11) == 0) {
+            struct conn_state *st = state_of(c);
+            char num[32];
+            snprintf(num, sizeof(num), "%lu",
+                     st != NULL ? (unsigned long)st->max_buffered : 0UL);
+            reply_text(c, num);
+            return;
+        }
+        if (len == 10 && memcmp(s, "floodstats", 10) == 0) {
+            struct conn_state *st = state_of(c);
+            char msg[160];
+            if (st == NULL) {
+                return;
+            }
+            snprintf(msg, sizeof(msg),
+                     "sent=%lu efull=%lu drains=%lu maxbuffered=%lu flooding=%d",
+                     st->flood_sent, st->flood_efull, st->drains,
+                     (unsigned long)st->max_buffered, st->flooding);
+            reply_text(c, msg);
             return;
         }
     }
