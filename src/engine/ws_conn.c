@@ -316,6 +316,8 @@ static void keepalive_tick(ws_conn_t *wc)
 {
     apr_time_t now = apr_time_now();
 
+    if (wc->read_paused)
+        wc->last_rx = now;             /* silent because we stopped reading */
     if (wc->conf->idle_timeout > 0
         && now - wc->last_rx >= wc->conf->idle_timeout) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00308)
