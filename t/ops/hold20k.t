@@ -44,7 +44,11 @@ my $PER       = 5000;
 my $TOTAL     = $CLIENTS * $PER;
 my $LIMIT     = 240;                 # s, the whole test
 my $MAX_THREADS = 2 * (25 + 5);
-my $HTTPD     = '/usr/sbin/apache2';
+# Under `make test SANITIZE=1` the module is built with ASan: httpd must
+# then start through the wrapper that preloads the ASan runtime.
+my $HTTPD     = $ENV{WS_ASAN_DIR}
+              ? Apache::Test::vars('top_dir') . '/scripts/httpd-wrapper'
+              : '/usr/sbin/apache2';
 my $MODDIR    = '/usr/lib/apache2/modules';
 
 my $mpm = InteropClient::loaded_mpm();
