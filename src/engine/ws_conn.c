@@ -97,8 +97,8 @@ static ws_outbuf *frame_new(int opcode, const void *data, apr_size_t len)
     return o;
 }
 
-/* Under loop->mutex. */
-static void queue_append(ws_conn_t *wc, ws_outbuf *o)
+/* Under loop->mutex.  Returns 1 if the loop must be woken. */
+static int queue_append(ws_conn_t *wc, ws_outbuf *o)
 {
     if (wc->q_tail)
         wc->q_tail->next = o;
@@ -106,83 +106,91 @@ static void queue_append(ws_conn_t *wc, ws_outbuf *o)
         wc->q_head = o;
     wc->q_tail = o;
     wc->buffered += o->len;
-    ws_loop_schedule(wc);
+    return ws_loop_schedule(wc);
 }
 
-static void wake_loop_unless_owner(ws_conn_t *wc)
+static void wake_loop_unless_owner(ws_conn_t *wc, int needed)
 {
-    if (!ws_loop_is_owner(wc->loop))
+    if (needed && !ws_loop_is_owner(wc->loop))
         ws_loop_wakeup(wc->loop);
+}
+
+typedef enum { WS_Q_DATA, WS_Q_CONTROL, WS_Q_CLOSE } ws_qkind;
+
+/* Under loop->mutex: our close frame o is queued; unless the peer spoke
+ * first, its code and reason are what on_close will report. */
+static void record_our_close(ws_conn_t *wc, const ws_outbuf *o)
+{
+    const unsigned char *p = WS_OUTBUF_DATA(o) + 2;   /* header: 2 bytes */
+    apr_size_t n = o->len - 2;
+
+    wc->send_closed = 1;
+    if (wc->close_code != WSP_CLOSE_ABNORMAL)
+        return;
+    wc->closed_by = WS_BY_SERVER;
+    wc->close_code = n >= 2 ? (p[0] << 8) | p[1] : WSP_CLOSE_NO_STATUS;
+    n = n > 2 ? n - 2 : 0;
+    memcpy(wc->close_reason, p + 2, n);
+    wc->close_reason[n] = '\0';
+}
+
+/* Appends frame o (taking it) unless the connection refuses: closed, or
+ * for data, the queue already holds WebSocketMaxPendingOutput. */
+static int enqueue(ws_conn_t *wc, ws_outbuf *o, ws_qkind kind)
+{
+    int rc = WS_OK, wake = 0;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    if (wc->send_closed)
+        rc = WS_ECLOSED;
+    else if (kind == WS_Q_DATA && wc->buffered >= wc->max_pending) {
+        wc->drain_wanted = 1;
+        rc = WS_EFULL;
+    }
+    else {
+        wake = queue_append(wc, o);
+        if (kind == WS_Q_CLOSE)
+            record_our_close(wc, o);
+    }
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    if (rc != WS_OK) {
+        free(o);
+        return rc;
+    }
+    if (kind == WS_Q_DATA) {
+        WS_COUNT(&wc->st, msgs_out, 1);
+        WS_COUNT(ws_stats_mine(), msgs_out, 1);
+    }
+    wake_loop_unless_owner(wc, wake);
+    return WS_OK;
 }
 
 int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
                         apr_size_t len, int is_control)
 {
     ws_outbuf *o;
-    int rc = WS_OK;
 
     if (!wc->loop)
         return WS_ECLOSED;            /* still in the handshake */
     if (!(o = frame_new(opcode, data, len)))
         return WS_ENOMEM;
-    apr_thread_mutex_lock(wc->loop->mutex);
-    if (wc->send_closed)
-        rc = WS_ECLOSED;
-    else if (!is_control && wc->buffered >= wc->max_pending) {
-        wc->drain_wanted = 1;
-        rc = WS_EFULL;
-    }
-    else
-        queue_append(wc, o);
-    apr_thread_mutex_unlock(wc->loop->mutex);
-    if (rc != WS_OK) {
-        free(o);
-        return rc;
-    }
-    if (!is_control) {
-        WS_COUNT(&wc->st, msgs_out, 1);
-        WS_COUNT(ws_stats_mine(), msgs_out, 1);
-    }
-    wake_loop_unless_owner(wc);
-    return WS_OK;
+    return enqueue(wc, o, is_control ? WS_Q_CONTROL : WS_Q_DATA);
 }
 
 /* Queues our close frame (code 0: none) after everything already queued;
- * nothing may be sent after it.  The first close decides what on_close
- * reports, unless the peer spoke first. */
+ * nothing may be sent after it. */
 int ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
                         apr_size_t reason_len)
 {
     unsigned char payload[WSP_MAX_CONTROL_PAYLOAD];
     apr_size_t n = wsp_close_payload(payload, code, reason, reason_len);
     ws_outbuf *o;
-    int rc = WS_OK;
 
     if (!wc->loop)
         return WS_ECLOSED;
     if (!(o = frame_new(WSP_OP_CLOSE, payload, n)))
         return WS_ENOMEM;
-    apr_thread_mutex_lock(wc->loop->mutex);
-    if (wc->send_closed)
-        rc = WS_ECLOSED;
-    else {
-        queue_append(wc, o);
-        wc->send_closed = 1;
-        if (wc->close_code == WSP_CLOSE_ABNORMAL) {
-            wc->closed_by = WS_BY_SERVER;
-            wc->close_code = code ? code : WSP_CLOSE_NO_STATUS;
-            n = n > 2 ? n - 2 : 0;
-            memcpy(wc->close_reason, payload + 2, n);
-            wc->close_reason[n] = '\0';
-        }
-    }
-    apr_thread_mutex_unlock(wc->loop->mutex);
-    if (rc != WS_OK) {
-        free(o);
-        return rc;
-    }
-    wake_loop_unless_owner(wc);
-    return WS_OK;
+    return enqueue(wc, o, WS_Q_CLOSE);
 }
 
 /* --- state changes (loop thread) ------------------------------------------- */

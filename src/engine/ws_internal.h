@@ -174,7 +174,7 @@ void         ws_loop_stop_all(int now);
 ws_loop     *ws_loop_for_this_thread(void);
 void         ws_loop_handoff(ws_loop *loop, ws_conn_t *wc);
 void         ws_loop_run_inline(ws_loop *loop, ws_conn_t *wc);
-void         ws_loop_schedule(ws_conn_t *wc);   /* under loop->mutex */
+int          ws_loop_schedule(ws_conn_t *wc);   /* under loop->mutex */
 void         ws_loop_wakeup(ws_loop *loop);
 int          ws_loop_is_owner(const ws_loop *loop);
 void         ws_loop_set_timer(ws_conn_t *wc, apr_time_t deadline);

@@ -250,12 +250,14 @@ static void reap_graveyard(ws_loop *loop, apr_time_t now, int all)
 }
 
 /* Under loop->mutex: puts wc on the ready list, for the loop to move its
- * queued frames to the network. */
-void ws_loop_schedule(ws_conn_t *wc)
+ * queued frames to the network.  Returns 1 if the list was empty: only
+ * then does another thread need to wake the loop. */
+int ws_loop_schedule(ws_conn_t *wc)
 {
     ws_loop *loop = wc->loop;
+    int first = loop->ready_head == NULL;
     if (wc->scheduled)
-        return;
+        return 0;
     wc->scheduled = 1;
     wc->ready_next = NULL;
     if (loop->ready_tail)
@@ -263,6 +265,7 @@ void ws_loop_schedule(ws_conn_t *wc)
     else
         loop->ready_head = wc;
     loop->ready_tail = wc;
+    return first;
 }
 
 static void run_ready(ws_loop *loop)
@@ -285,13 +288,18 @@ static void run_ready(ws_loop *loop)
 
 /* --- hand-off from the MPM's worker -------------------------------------- */
 
+/* One wakeup per batch: the loop takes the whole list each time it wakes,
+ * so a push onto a non-empty list is already covered by a wakeup. */
 void ws_loop_handoff(ws_loop *loop, ws_conn_t *wc)
 {
+    int first;
     apr_thread_mutex_lock(loop->mutex);
+    first = loop->incoming == NULL;
     wc->ready_next = loop->incoming;
     loop->incoming = wc;
     apr_thread_mutex_unlock(loop->mutex);
-    ws_loop_wakeup(loop);
+    if (first)
+        ws_loop_wakeup(loop);
 }
 
 static void adopt(ws_loop *loop, ws_conn_t *wc)
