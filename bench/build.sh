@@ -1,0 +1,33 @@
+# bench/build.sh - builds what the benchmarks run (sourced by bench/run and
+# bench/profile; expects ROOT, BB, BIN): the module and echo handler (make
+# build, copied to build/bench/modules/ with the commit they were built
+# from), and into build/bench/bin/ the load generator, the speed-of-light
+# server (both linked with the protocol core, src/core, and apr-util) and the
+# libwebsockets peer.  -Wall -Wextra; any warning is shown.
+
+bench_build() {
+    local core_cflags core_libs core_srcs
+    core_srcs=$(ls "$ROOT"/src/core/wsp_*.c)
+    core_cflags="-I$ROOT/src/core $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes)"
+    core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs)"
+    mkdir -p "$BIN" "$BB/modules"
+    make -s -C "$ROOT" build >&2
+    # The servers load a snapshot, so a rebuild in the tree during a run
+    # cannot change what is measured; its commit goes into the results.
+    cp "$ROOT/build/mod_websocket.so" "$ROOT/build/mod_websocket_echo.so" "$BB/modules/"
+    { git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo unknown
+      git -C "$ROOT" status --porcelain -- src include handlers mod_websocket.c 2>/dev/null \
+          | grep -q . && echo "(with uncommitted changes in the module's sources)"
+      true
+    } | paste -sd' ' > "$BB/modules/COMMIT"
+    # shellcheck disable=SC2086
+    gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
+        "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \
+        $core_srcs $core_libs
+    # shellcheck disable=SC2086
+    gcc -O2 -g -Wall -Wextra $core_cflags -o "$BIN/sol_server" \
+        "$ROOT/bench/sol_server.c" $core_srcs $core_libs
+    # shellcheck disable=SC2046
+    gcc -O2 -g -Wall -Wextra -o "$BIN/lws_echo" "$ROOT/bench/peers/lws_echo.c" \
+        $(pkg-config --cflags --libs libwebsockets)
+}

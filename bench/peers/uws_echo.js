@@ -1,0 +1,40 @@
+// uws_echo.js - uWebSockets echo server (uWebSockets.js, as packaged by
+// npm @trufflesuite/uws-js-unofficial), a peer of mod_websocket in bench/run.
+//
+//   node uws_echo.js PORT
+//
+// Loads the package's prebuilt native binary directly: the package would
+// otherwise fall back silently to a pure-JS implementation built on `ws`,
+// which is not what we want to measure.  No compression, no idle timeout or
+// automatic pings (the client's pings keep idle connections alive), and a
+// backpressure limit high enough that no echo is ever dropped.
+'use strict';
+const path = require('path');
+
+const port = Number(process.argv[2]);
+if (!port) {
+    console.error('usage: node uws_echo.js PORT');
+    process.exit(2);
+}
+const pkgDir = path.dirname(require.resolve('@trufflesuite/uws-js-unofficial/package.json'));
+const binary = path.join(pkgDir, 'binaries',
+    `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+const uWS = require(binary);   // throws if there is no native build for this Node
+
+uWS.App().ws('/echo', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: 16 * 1024 * 1024,
+    maxBackpressure: 256 * 1024 * 1024,
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    message: (ws, message, isBinary) => { ws.send(message, isBinary); },
+}).listen('127.0.0.1', port, (token) => {
+    if (!token) {
+        console.error(`uws_echo: cannot listen on 127.0.0.1:${port}`);
+        process.exit(1);
+    }
+    const version = require(path.join(pkgDir, 'package.json')).version;
+    console.log(`uWS ${version} (${path.basename(binary)}) echo on 127.0.0.1:${port}/echo`);
+});
+for (const sig of ['SIGTERM', 'SIGINT'])
+    process.on(sig, () => process.exit(0));

@@ -1,0 +1,138 @@
+/*
+ * wsload.h - what the parts of the load generator share.
+ *
+ *   wsl_net.c   client WebSocket connections on one epoll set: connect
+ *               (optionally from one of several 127.0.0.x source addresses),
+ *               the opening handshake (101 + Sec-WebSocket-Accept checked
+ *               with the core's wsp_accept_key), masked frames out
+ *               (wsp_frame_header_write + wsp_mask), frames in (wsp_reader
+ *               with require_mask = 0)
+ *   wsl_hist.c  latency histogram (log-linear, < 1% error)
+ *   wsload.c    the modes (echo, handshake, churn, hold) and the report
+ */
+#ifndef WSLOAD_H
+#define WSLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "wsp_frame.h"
+#include "wsp_handshake.h"
+
+/* ---- time ---------------------------------------------------------------- */
+
+uint64_t wsl_now(void);                 /* CLOCK_MONOTONIC, nanoseconds */
+#define WSL_MS(x)  ((uint64_t)(x) * 1000000ull)
+#define WSL_SEC(x) ((uint64_t)((x) * 1e9))
+
+/* ---- latency histogram ----------------------------------------------------- */
+
+#define WSL_HIST_BUCKETS 2560
+typedef struct wsl_hist {
+    uint64_t count;
+    uint64_t b[WSL_HIST_BUCKETS];
+} wsl_hist;
+
+void   wsl_hist_add(wsl_hist *h, uint64_t ns);
+/* Value at quantile q (0..1) in nanoseconds, 0 if empty. */
+double wsl_hist_quantile(const wsl_hist *h, double q);
+
+/* ---- connections ------------------------------------------------------------ */
+
+typedef enum {
+    WSL_FREE = 0,     /* slot unused */
+    WSL_CONNECTING,   /* connect() in progress */
+    WSL_UPGRADING,    /* request sent, waiting for the 101 */
+    WSL_OPEN,         /* frames flow */
+    WSL_CLOSING       /* we sent a close frame */
+} wsl_state;
+
+/* Why a connection ended (counted per context). */
+enum {
+    WSL_END_LOCAL = 0,  /* we closed it */
+    WSL_END_EOF,        /* the server closed TCP */
+    WSL_END_ERROR,      /* socket error / reset */
+    WSL_END_PROTO,      /* bad 101, bad frame, wrong echo */
+    WSL_END_KINDS
+};
+
+typedef struct wsl_ctx wsl_ctx;
+
+typedef struct wsl_conn {
+    wsl_ctx   *ctx;
+    int        fd;
+    wsl_state  st;
+    wsl_state  last_st;        /* the state wsl_end found (for on_end) */
+    int        idx;            /* position in the mode's array */
+    uint64_t   t_start;        /* connect() called */
+    char       accept[WSP_ACCEPT_KEY_LEN + 1];  /* expected Sec-WebSocket-Accept */
+    char      *hs;             /* response head being gathered (malloc) */
+    size_t     hs_len;
+    wsp_reader rd;
+    int        rd_live;
+    uint8_t   *out;            /* bytes not yet written */
+    size_t     out_off, out_len, out_cap;
+    int        pollout;        /* EPOLLOUT is requested */
+    int        got_close;      /* the server's close frame arrived */
+    int        in_feed;        /* inside wsp_reader_feed */
+    int        end_pending;    /* wsl_end asked during the feed: why + 1 */
+    /* the modes' own per-connection state */
+    uint64_t  *ts;             /* send times of messages in flight (ring) */
+    unsigned   ts_head, ts_n, ts_cap;
+    uint64_t   next_ping;
+    uint64_t   deadline;
+    unsigned   pings, pongs;
+    int        echoed;
+} wsl_conn;
+
+/* What a mode hears about (any may be NULL). */
+typedef struct wsl_events {
+    void (*on_open)(wsl_conn *c);
+    void (*on_message)(wsl_conn *c, int opcode, const uint8_t *data, size_t len);
+    void (*on_pong)(wsl_conn *c);
+    void (*on_close_frame)(wsl_conn *c);
+    /* The connection is gone (its fd closed, slot WSL_FREE); why: WSL_END_*.
+     * wsl_end() from on_message/on_pong/on_close_frame takes effect once the
+     * current read has been parsed. */
+    void (*on_end)(wsl_conn *c, int why);
+} wsl_events;
+
+struct wsl_ctx {
+    int                ep;
+    struct sockaddr_in dst;
+    char               request_head[256];  /* request line + Host, no key */
+    struct in_addr     src_first;          /* source addresses to rotate over */
+    unsigned           src_count;          /* 0: let the kernel choose */
+    unsigned           src_next;
+    wsl_events         ev;
+    uint64_t           ends[WSL_END_KINDS];
+    uint64_t           connect_fail;       /* socket/bind/connect refused */
+    int                last_errno;         /* of the last failure, for the report */
+    const char        *last_error;
+    uint8_t           *rbuf;               /* read buffer, shared */
+    size_t             rbuf_size;
+    uint64_t           rng;
+};
+
+int  wsl_ctx_init(wsl_ctx *ctx, const char *host, int port, const char *path,
+                  const char *src_range, const wsl_events *ev);
+void wsl_ctx_free(wsl_ctx *ctx);
+/* Starts a connection in slot c (st must be WSL_FREE).  0, or -1 with errno
+ * (the slot stays free; ctx->connect_fail counts it). */
+int  wsl_connect(wsl_ctx *ctx, wsl_conn *c);
+/* Appends one masked frame to c's output (written by wsl_flush). */
+int  wsl_queue(wsl_conn *c, int opcode, const void *data, size_t len);
+/* Writes what is queued; the rest waits for EPOLLOUT.  Returns 0 or -1 (the
+ * connection was ended). */
+int  wsl_flush(wsl_conn *c);
+/* Queues a close frame with code and flushes it; state WSL_CLOSING. */
+void wsl_send_close(wsl_conn *c, int code);
+/* Ends the connection now (close(fd)); on_end(why) is called. */
+void wsl_end(wsl_conn *c, int why);
+/* One epoll_wait of at most timeout_ms, dispatching events; returns the
+ * number of events. */
+int  wsl_poll(wsl_ctx *ctx, int timeout_ms);
+uint64_t wsl_rand(wsl_ctx *ctx);
+
+#endif
