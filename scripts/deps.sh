@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install what building and testing mod_websocket needs.
 #
+#   scripts/deps.sh [EXTRA-PACKAGE...]     (NPM_DIRS="dir..." to choose npm dirs)
+#
 # Idempotent and quiet: it asks dpkg what is already there and only runs
 # apt-get (update + install) when something is missing.  Run as root (CI and
 # developers are root on these machines); without root it only reports.
@@ -26,6 +28,8 @@ required=(
     python3 python3-websockets
     chromium fonts-liberation
 )
+# Extra packages a caller needs on top (e.g. bench/deps.sh).
+required+=("$@")
 # Optional: clang for the libFuzzer build of `make fuzz` (fuzz-replay only
 # needs gcc).  A failure to install it is a warning, not an error.
 optional=(clang)
@@ -73,7 +77,8 @@ fi
 # Debian's /usr/bin/chromium and nothing but the registries is reachable.
 export PUPPETEER_SKIP_DOWNLOAD=1 PUPPETEER_SKIP_CHROMIUM_DOWNLOAD=1 \
        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-for dir in t/clients .; do
+# NPM_DIRS: where to run npm (bench/deps.sh names bench/peers).
+for dir in ${NPM_DIRS:-t/clients .}; do
     [ -f "$dir/package.json" ] || continue
     stamp="$dir/node_modules/.package-lock.json"
     if [ -f "$stamp" ] && [ ! "$dir/package.json" -nt "$stamp" ] &&
