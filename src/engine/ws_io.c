@@ -21,6 +21,7 @@
 #include "http_connection.h"
 #include "http_request.h"
 #include "util_filter.h"
+#include "mpm_common.h"
 #include "apr_strings.h"
 
 APLOG_USE_MODULE(websocket);
@@ -183,6 +184,20 @@ void ws_io_shutdown_write(ws_conn_t *wc)
     apr_socket_shutdown(ap_get_conn_socket(wc->c), APR_SHUTDOWN_WRITE);
 }
 
+/* Finishes r (its pool goes with the EOR bucket) and hands the pool's
+ * memory back to the system rather than to the connection's allocator,
+ * which would keep it cached (MaxMemFree) for as long as the WebSocket
+ * lives.  Only for this one release: returning every freed block at once
+ * (e.g. each 8 KiB read buffer) cost two thirds of the echo throughput. */
+static void release_request_memory(conn_rec *c, request_rec *r)
+{
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+
+    apr_allocator_max_free_set(a, 1);
+    ap_process_request_after_handler(r);
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+}
+
 /* Async MPM: ends the HTTP request of an open WebSocket.  Its pool (8 KiB
  * or more per connection) would otherwise live as long as the WebSocket;
  * what handlers may still ask for is copied into c->pool first.  Ending it
@@ -203,7 +218,7 @@ void ws_io_release_request(ws_conn_t *wc)
     wc->offered = wc->offered ? apr_pstrdup(c->pool, wc->offered) : NULL;
     wc->protocol = wc->protocol ? apr_pstrdup(c->pool, wc->protocol) : NULL;
     wc->r = NULL;
-    ap_process_request_after_handler(r);
+    release_request_memory(c, r);
     /* Destroying c->pool later while the state says SUSPENDED makes the
      * MPM drop its suspended count with the connection count. */
     c->cs->state = CONN_STATE_SUSPENDED;

@@ -140,11 +140,6 @@ static int hand_over(request_rec *r, ws_conn_t *wc)
      * a silent WebSocket after its header/body timeouts. */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
     if (is_async_mpm(c)) {
-        /* The connection's allocator is its own (event makes one per
-         * connection), and MaxMemFree lets it cache freed 8 KiB read
-         * buffers: an idle WebSocket would keep them resident.  Return
-         * freed blocks at once instead. */
-        apr_allocator_max_free_set(apr_pool_allocator_get(c->pool), 1);
         wc->loop = ws_loop_for_child();
         ap_set_module_config(c->conn_config, &websocket_module, wc);
         return SUSPENDED;
