@@ -249,8 +249,9 @@ t/TEST: t/TEST.PL
 # -clean) under mpm_prefork; prints each runner's summary and fails if any
 # failed.  It raises `ulimit -n` for the suite (an idle-scale test holds
 # 2,000 WebSockets) and handles SANITIZE=1 (ASan logs fail the run).
+# (No $(MAKE) on this line: make would run it even under `make -n`.)
 test-nodeps: build $(TEST_SO) t/TEST
-	@SANITIZE='$(filter 1,$(SANITIZE))' MAKE='$(MAKE)' scripts/run-tests.sh
+	@SANITIZE='$(filter 1,$(SANITIZE))' scripts/run-tests.sh
 
 bench-nodeps: build
 	bench/run
