@@ -111,8 +111,9 @@ struct ws_server {
 struct ws_conn_head { const ws_server *server; };
 #define WS__SRV(c) (((const struct ws_conn_head *)(const void *)(c))->server)
 
-/* Queues a message (copied).  WS_EFULL when WebSocketMaxPendingOutput
- * would be passed; WS_EINVAL for text that is not UTF-8. */
+/* Queues a message (copied).  WS_EFULL once the queue already holds
+ * WebSocketMaxPendingOutput (on_drain follows when it falls below half);
+ * WS_EINVAL for text that is not UTF-8. */
 static inline int ws_send(ws_conn *c, ws_message_type t, const void *d, size_t n)
 { return WS__SRV(c)->send(c, t, d, n); }
 static inline int ws_send_text(ws_conn *c, const char *s, size_t n)
