@@ -131,7 +131,7 @@ static void print_row(request_rec *r, const char *who, const ws_counters *c)
 static int status_hook(request_rec *r, int flags)
 {
     ws_counters total = {0};
-    int i, live = 0;
+    int i;
     int is_auto = flags & AP_STATUS_SHORT;
 
     if (!slots) {
@@ -161,12 +161,10 @@ static int status_hook(request_rec *r, int flags)
             char who[16];
             apr_snprintf(who, sizeof(who), "%u", (unsigned)slots[i].pid);
             print_row(r, who, &slots[i].c);
-            live++;
         }
     }
     print_row(r, "all", &total);
     ap_rputs("</table>\n", r);
-    (void)live;
     return OK;
 }
 
