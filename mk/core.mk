@@ -18,9 +18,11 @@ CORE_SAVED_GOAL := $(.DEFAULT_GOAL)
 
 CORE_SRCS := src/core/wsp_frame.c src/core/wsp_frame_write.c \
              src/core/wsp_mask.c src/core/wsp_close.c \
-             src/core/wsp_utf8.c src/core/wsp_handshake.c
+             src/core/wsp_utf8.c src/core/wsp_handshake.c \
+             src/core/wsp_outq.c src/core/wsp_session.c
 CORE_HDRS := src/core/wsp_frame.h src/core/wsp_utf8.h \
-             src/core/wsp_handshake.h src/core/wsp_internal.h
+             src/core/wsp_handshake.h src/core/wsp_internal.h \
+             src/core/wsp_session.h
 CORE_CFLAGS := -Isrc/core $(shell apr-1-config --cflags --cppflags --includes) \
                $(shell apu-1-config --includes)
 CORE_LIBS := $(shell apu-1-config --link-ld --libs) \
