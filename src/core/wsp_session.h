@@ -211,11 +211,16 @@ int    wsp_session_close(wsp_session *s, int code, const char *reason,
 void   wsp_session_going_away(wsp_session *s, int64_t now);
 void   wsp_session_tick(wsp_session *s, int64_t now);
 void   wsp_session_eof(wsp_session *s, int error, int64_t now);
+/* Report every byte of popped frames that reached the socket: it is how
+ * the session knows the output is flushed (DRAINING -> LINGER) and that
+ * the peer still reads (send_timeout). */
 void   wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now);
 
 /* Outputs */
 /* The next frame to write, one reference to the caller; NULL if none.
- * May call on_drain (after its own bookkeeping). */
+ * It leaves the cost accounting at once (and may resume reading or call
+ * on_drain, after its own bookkeeping); its bytes count as unwritten
+ * until wrote().  To pop ~32 KiB per pass: loop on next_len(). */
 wsp_buf *wsp_session_pop(wsp_session *s);
 size_t   wsp_session_next_len(const wsp_session *s);  /* 0 if none */
 unsigned wsp_session_wants(const wsp_session *s);
