@@ -68,7 +68,7 @@ static void on_drain(void *ud)
 {
     (void)ud;
     FUZZ_CHECK(w.s.state == WSP_SESSION_OPEN);
-    FUZZ_CHECK(w.s.cost < w.s.cfg.max_pending / 2);
+    FUZZ_CHECK(w.s.cost + w.s.unwritten < w.s.cfg.max_pending / 2);
     w.drains++;
     if (w.send_in_drain)
         wsp_session_send(&w.s, WSP_OP_BINARY, "d", 1, w.now);
@@ -98,8 +98,11 @@ static void check_invariants(void)
 
     FUZZ_CHECK(wsp_session_recount_cost(s) == s->cost);
     FUZZ_CHECK(s->cost >= s->bytes);
-    /* Data gets in only below the bound; control slots are bounded. */
+    /* Data gets in only below the bound; control slots are bounded (the
+     * pong lane holds up to WSP_MAX_PONGS). */
     FUZZ_CHECK(s->cost < s->cfg.max_pending + 4010 + w.max_message
+                         + (WSP_MAX_PONGS - 1)
+                           * (WSP_MAX_CONTROL_PAYLOAD + 2 + WSP_BUF_OVERHEAD)
                          + WSP_BUF_OVERHEAD + slack);
     FUZZ_CHECK(w.closes == (s->state >= WSP_SESSION_DRAINING));
     FUZZ_CHECK(!!(want & WSP_WANT_FINISH) == (s->state == WSP_SESSION_FINISHED));
@@ -211,7 +214,7 @@ static void op_send(void)
     if (w.s.state != WSP_SESSION_OPEN)
         FUZZ_CHECK(rc == WSP_SEND_ECLOSED);
     if (rc == WSP_SEND_EFULL)
-        FUZZ_CHECK(w.s.cost >= w.s.cfg.max_pending && w.s.drain_wanted);
+        FUZZ_CHECK(w.s.cost + w.s.unwritten >= w.s.cfg.max_pending && w.s.drain_wanted);
 }
 
 static void op_close(void)
@@ -261,7 +264,7 @@ static void op_pop(void)
     unsigned k = next() % 8 + 1, partial = next() % 2;
 
     while (k--) {
-        int had_control = w.s.pong || w.s.ping, had_data = w.s.data.count > 0;
+        int had_control = w.s.npongs || w.s.ping, had_data = w.s.data.count > 0;
         size_t cost = w.s.cost, len = wsp_session_next_len(&w.s);
         int drains = w.drains;
         wsp_buf *b = wsp_session_pop(&w.s);

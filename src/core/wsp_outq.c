@@ -207,7 +207,9 @@ int wsp_lane_enqueue(wsp_session *s, wsp_buf *b)
 {
     switch (wsp_buf_opcode(b)) {
     case WSP_OP_PONG:
-        put_slot(s, &s->pong, b);
+        if (s->npongs < WSP_MAX_PONGS)
+            s->pongs[s->npongs++] = NULL;     /* a new, empty last slot */
+        put_slot(s, &s->pongs[s->npongs - 1], b);
         return WSP_SEND_OK;
     case WSP_OP_PING:
         put_slot(s, &s->ping, b);
@@ -231,12 +233,13 @@ int wsp_lane_queue_close(wsp_session *s, const uint8_t *p, size_t n)
     return WSP_SEND_OK;
 }
 
-/* Pop order: pong, ping, data in order, and our close only when all else
- * is gone (nothing can be queued after it, so it is the last frame). */
+/* Pop order: pongs (oldest first), ping, data in order, and our close
+ * only when all else is gone (nothing can be queued after it, so it is the
+ * last frame). */
 static wsp_buf **next_slot(wsp_session *s)
 {
-    if (s->pong)
-        return &s->pong;
+    if (s->npongs)
+        return &s->pongs[0];
     if (s->ping)
         return &s->ping;
     if (s->data.count)
@@ -252,6 +255,10 @@ static wsp_buf *take_next(wsp_session *s)
         return wsp_outq_shift(&s->data);
     b = *slot;
     *slot = NULL;
+    if (slot == &s->pongs[0]) {       /* shift the rest up */
+        memmove(s->pongs, s->pongs + 1, (--s->npongs) * sizeof(s->pongs[0]));
+        s->pongs[s->npongs] = NULL;
+    }
     if (b && wsp_buf_opcode(b) == WSP_OP_CLOSE)
         s->close_popped = 1;
     return b;
@@ -259,10 +266,13 @@ static wsp_buf *take_next(wsp_session *s)
 
 void wsp_lane_drop_all(wsp_session *s)
 {
-    wsp_buf_unref(s->pong);
+    while (s->npongs) {
+        wsp_buf_unref(s->pongs[--s->npongs]);
+        s->pongs[s->npongs] = NULL;
+    }
     wsp_buf_unref(s->ping);
     wsp_buf_unref(s->close);
-    s->pong = s->ping = s->close = NULL;
+    s->ping = s->close = NULL;
     wsp_outq_clear(&s->data);
     s->cost = s->bytes = s->unwritten = 0;
 }
@@ -277,10 +287,12 @@ size_t wsp_session_next_len(const wsp_session *s)
 
 size_t wsp_session_recount_cost(const wsp_session *s)
 {
-    const wsp_buf *slots[3] = { s->pong, s->ping, s->close };
+    const wsp_buf *slots[2] = { s->ping, s->close };
     size_t i, sum = 0;
 
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < s->npongs; i++)
+        sum += WSP_BUF_COST(s->pongs[i]);
+    for (i = 0; i < 2; i++)
         if (slots[i])
             sum += WSP_BUF_COST(slots[i]);
     for (i = 0; i < s->data.count; i++)

@@ -3,8 +3,9 @@
  * for the state machine and the contract).  The rules and numbers are
  * those of src/engine/ws_conn.c, moved here so they can be tested and
  * fuzzed without a server, plus the fixes: frames are charged with their
- * overhead, a ping flood keeps a single pending pong, control frames
- * overtake queued data, and a stalled peer meets the send timeout.
+ * overhead, a ping flood keeps at most WSP_MAX_PONGS pending pongs,
+ * control frames overtake queued data, and a stalled peer meets the send
+ * timeout.
  */
 #include <string.h>
 
@@ -23,6 +24,7 @@ static const wsp_reader_callbacks reader_callbacks = {
 
 /* ---- small facts -------------------------------------------------------- */
 
+static void after_cost_drop(wsp_session *s);
 static int is_data_opcode(int opcode)
 {
     return opcode == WSP_OP_TEXT || opcode == WSP_OP_BINARY;
@@ -40,6 +42,14 @@ static int is_due(const wsp_session *s, int64_t since, int64_t interval)
 
 /* A caller's clock never runs backwards here.  A stale rx clock (reading
  * just resumed) restarts now: a peer we did not read was not idle. */
+/* What the bound is checked against: the cost of the queued frames, and
+ * the wire bytes of popped frames the caller has not written yet (a large
+ * frame is popped whole and written a chunk at a time): as much memory. */
+static size_t pending(const wsp_session *s)
+{
+    return s->cost + s->unwritten;
+}
+
 static void sync_clock(wsp_session *s, int64_t now)
 {
     if (now > s->now)
@@ -208,7 +218,7 @@ static void fail_send_timeout(wsp_session *s)
  * answers messages never meets WSP_SEND_EFULL. */
 static int pause_if_backed_up(wsp_session *s)
 {
-    if (s->state != WSP_SESSION_OPEN || s->cost < s->cfg.max_pending / 2)
+    if (s->state != WSP_SESSION_OPEN || pending(s) < s->cfg.max_pending / 2)
         return 0;
     s->paused = 1;
     return 1;                          /* stops wsp_reader_feed() */
@@ -296,7 +306,7 @@ static int check_send(wsp_session *s, int opcode, int control_too_big)
     if (s->state != WSP_SESSION_OPEN)
         return WSP_SEND_ECLOSED;
     if (is_data_opcode(opcode)) {
-        if (s->cost < s->cfg.max_pending)
+        if (pending(s) < s->cfg.max_pending)
             return WSP_SEND_OK;
         s->drain_wanted = 1;
         return WSP_SEND_EFULL;
@@ -448,8 +458,11 @@ void wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now)
     if (bytes > s->unwritten)
         bytes = s->unwritten;
     s->unwritten -= bytes;
-    if (bytes)
+    if (bytes) {
         s->progress_at = s->now;
+        if (!s->busy)
+            after_cost_drop(s);
+    }
     linger_if_flushed(s);
 }
 
@@ -459,12 +472,12 @@ void wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now)
  * below half. */
 static void after_cost_drop(wsp_session *s)
 {
-    if (s->paused && s->cost <= s->cfg.max_pending / 4) {
+    if (s->paused && pending(s) <= s->cfg.max_pending / 4) {
         s->paused = 0;
         s->rx_clock_stale = 1;
     }
     if (s->drain_wanted && s->state == WSP_SESSION_OPEN
-        && s->cost < s->cfg.max_pending / 2)
+        && pending(s) < s->cfg.max_pending / 2)
         notify_drain(s);
 }
 

@@ -40,13 +40,15 @@
  *                 then keep reading for EOF), FINISH (close now, drop any
  *                 bytes still unwritten)
  *
- * Output order: a control lane (at most one pong, then at most one ping)
+ * Output order: a control lane (at most WSP_MAX_PONGS pongs, then at
+ * most one ping)
  * overtakes the data frames queued before it; frames are whole, so this
  * never splits a frame.  Our close frame goes out only after every data
  * and control frame queued before it, and nothing is ever popped after
- * it (RFC 6455 5.5.1: the close is the last frame).  A newer pong
- * replaces an unsent one (5.5.3 allows answering only the latest ping),
- * and a newer ping replaces an unsent ping, so a ping flood costs O(1).
+ * it (RFC 6455 5.5.1: the close is the last frame).  Up to WSP_MAX_PONGS
+ * pongs wait in order; past that the newest replaces the last one waiting
+ * (5.5.3 allows answering only the latest ping), and a newer ping
+ * replaces an unsent ping, so a ping flood costs O(1).
  *
  * Accounting: each queued frame costs wsp_buf_len() + WSP_BUF_OVERHEAD.
  * Data sends are refused (WSP_SEND_EFULL) while the cost is >= max_pending;
@@ -111,6 +113,13 @@ typedef struct wsp_outq {
 
 /* ---- the session ------------------------------------------------------ */
 
+/* Pongs waiting to be sent, at most.  Pings that come faster than their
+ * pongs can be written are each answered, in order, up to this many; past
+ * it the newest pong replaces the last one waiting, so the latest ping is
+ * always answered and a ping flood costs a bounded amount (RFC 6455 5.5.3
+ * allows answering only the most recent ping). */
+#define WSP_MAX_PONGS 8
+
 typedef enum wsp_session_state {
     WSP_SESSION_OPEN = 1,
     WSP_SESSION_CLOSING,     /* our close is queued; waiting for the peer's */
@@ -172,7 +181,9 @@ typedef struct wsp_session {
     wsp_reader            reader;
     wsp_session_state     state;
     /* output: control lane, data lane, our close */
-    wsp_buf  *pong, *ping, *close;
+    wsp_buf  *pongs[WSP_MAX_PONGS];  /* oldest first */
+    unsigned  npongs;
+    wsp_buf  *ping, *close;
     wsp_outq  data;
     size_t    cost;          /* sum of WSP_BUF_COST over queued frames */
     size_t    bytes;         /* sum of their wire lengths */

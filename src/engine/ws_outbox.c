@@ -177,7 +177,8 @@ void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
  * refused. */
 void ws_outbox_publish(ws_conn_t *wc)
 {
-    apr_size_t cost = wsp_session_queued_cost(&wc->sess);
+    apr_size_t cost = wsp_session_queued_cost(&wc->sess)
+                      + wsp_session_unwritten(&wc->sess);
     apr_size_t bytes = wsp_session_queued_bytes(&wc->sess)
                        + wsp_session_unwritten(&wc->sess);
     int open = wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN;

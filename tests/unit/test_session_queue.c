@@ -2,7 +2,7 @@
  * test_session_queue.c - the session's output side: shared buffers and
  * their refcounts, accounting (wire + WSP_BUF_OVERHEAD), backpressure
  * with exact byte counts, EFULL and on_drain, the control lane and the
- * single pending pong, re-entrant calls from callbacks.
+ * bounded pending pongs, re-entrant calls from callbacks.
  */
 #include "session_fx.h"
 
@@ -287,6 +287,32 @@ static void efull_and_on_drain(void **state)
     fx_free(f);
 }
 
+/* A frame popped but not yet written (the engine writes a large frame a
+ * chunk at a time) is still memory: it counts against the bound until
+ * wrote() says it is out, and only then may a blocked sender go on. */
+static void popped_unwritten_counts_until_written(void **state)
+{
+    fx *f = echo_fx(3000);
+    uint8_t msg[2000] = { 0 };
+    wsp_buf *b;
+    (void)state;
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, msg, 2000, f->now), WSP_SEND_OK);
+    b = wsp_session_pop(&f->s);
+    assert_non_null(b);
+    assert_int_equal(wsp_session_queued_cost(&f->s), 0);
+    assert_int_equal(wsp_session_unwritten(&f->s), 2004);
+    /* 2004 unwritten + 1372 queued >= 3000: the next send is refused. */
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, msg, 1000, f->now), WSP_SEND_OK);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, msg, 1, f->now), WSP_SEND_EFULL);
+    wsp_session_wrote(&f->s, 1000, f->now);
+    assert_int_equal(f->drains, 0);                    /* 1004 + 1372 >= 1500 */
+    wsp_session_wrote(&f->s, 1004, f->now);
+    assert_int_equal(f->drains, 1);                    /* 1372 < 1500 */
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, msg, 1, f->now), WSP_SEND_OK);
+    wsp_buf_unref(b);
+    fx_free(f);
+}
+
 static void handler_that_only_answers_never_meets_efull(void **state)
 {
     fx *f = echo_fx(10000);
@@ -347,7 +373,10 @@ static void close_goes_after_queued_data(void **state)
     fx_free(f);
 }
 
-static void ping_flood_keeps_one_pong(void **state)
+/* Pings are answered in order up to WSP_MAX_PONGS waiting pongs; past it
+ * the newest pong replaces the last one waiting: a flood of 20,000 costs 8
+ * pongs, and the latest ping is answered last. */
+static void ping_flood_keeps_bounded_pongs(void **state)
 {
     fx *f = fx_new(NULL);
     tbuf t = { 0 };
@@ -361,10 +390,17 @@ static void ping_flood_keeps_one_pong(void **state)
         put_sframe(&t, PING, p, 1);
     }
     assert_int_equal(wsp_session_feed(&f->s, t.p, t.len, f->now), t.len);
-    assert_int_equal(wsp_session_queued_cost(&f->s), 2 + 5 + WSP_BUF_OVERHEAD);
-    b = wsp_session_pop(&f->s);
-    assert_memory_equal(payload_of(b, &n), "19999", 5);   /* the latest */
-    wsp_buf_unref(b);
+    assert_int_equal(wsp_session_queued_cost(&f->s),
+                     WSP_MAX_PONGS * (2 + 5 + WSP_BUF_OVERHEAD));
+    for (i = 0; i < WSP_MAX_PONGS; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "%05d", i < WSP_MAX_PONGS - 1 ? i : 19999);
+        b = wsp_session_pop(&f->s);
+        assert_non_null(b);
+        assert_int_equal(wsp_buf_opcode(b), WSP_OP_PONG);
+        assert_memory_equal(payload_of(b, &n), want, 5);
+        wsp_buf_unref(b);
+    }
     assert_null(wsp_session_pop(&f->s));
     tbuf_free(&t);
     fx_free(f);
@@ -426,10 +462,11 @@ int main(void)
         cmocka_unit_test(pause_and_resume_exact_bytes),
         cmocka_unit_test(paused_peer_is_not_idle),
         cmocka_unit_test(efull_and_on_drain),
+        cmocka_unit_test(popped_unwritten_counts_until_written),
         cmocka_unit_test(handler_that_only_answers_never_meets_efull),
         cmocka_unit_test(control_frames_overtake_a_large_message),
         cmocka_unit_test(close_goes_after_queued_data),
-        cmocka_unit_test(ping_flood_keeps_one_pong),
+        cmocka_unit_test(ping_flood_keeps_bounded_pongs),
         cmocka_unit_test(feed_tick_eof_from_callback_are_ignored),
         cmocka_unit_test(clock_never_runs_backwards),
     };
