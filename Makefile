@@ -121,7 +121,9 @@ $(Q)cd $(OBJ)/$(1) && $(APXS) -c -o $(1).la $(call apxs_cflags,$(3)) \
     $(call apxs_libs,$(4)) $(addprefix $(OBJ)/$(1)/,$(2)) >build.log 2>&1 \
     || { cat build.log; echo "apxs failed: see build/obj/$(1)/build.log" >&2; exit 1; }
 @grep -E 'warning:|error:|note:' -A3 $(OBJ)/$(1)/build.log || true
-$(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@
+@# A new inode (cp to a temp, then rename): a running httpd has the old
+@# file mapped, and overwriting it in place would crash it.
+$(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@.tmp && mv -f $@.tmp $@
 endef
 
 # ---------------------------------------------------------------- build

@@ -227,6 +227,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ws_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ws_stats_register_hooks();
+    ws_io_register_filters();
     ap_hook_fixups(ws_fixups, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(ws_content_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_suspend_connection(ws_suspend_connection, NULL, NULL, APR_HOOK_MIDDLE);

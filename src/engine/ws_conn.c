@@ -60,10 +60,6 @@ ws_conn_t *ws_conn_create(request_rec *r, const ws_dir_conf *conf)
     wc->in_bb = apr_brigade_create(c->pool, c->bucket_alloc);
     wc->out_bb = apr_brigade_create(c->pool, c->bucket_alloc);
     wc->pass_bb = apr_brigade_create(c->pool, c->bucket_alloc);
-    wc->pfd.p = c->pool;
-    wc->pfd.desc_type = APR_POLL_SOCKET;
-    wc->pfd.desc.s = ap_get_conn_socket(c);
-    wc->pfd.client_data = wc;
     return wc;
 }
 
@@ -486,6 +482,12 @@ void ws_conn_on_readable(ws_conn_t *wc)
     }
     if (wc->read_paused)
         return;
+    if (wc->state == WS_ST_LINGER) {
+        ws_io_status st = ws_io_discard(wc);
+        if (st == WS_IO_EOF || st == WS_IO_ERROR)
+            conn_finish(wc);
+        return;                        /* MORE: POLLIN fires again */
+    }
 
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
         const char *data;
@@ -503,8 +505,17 @@ void ws_conn_on_readable(ws_conn_t *wc)
         WS_COUNT(&wc->st, bytes_in, len);
         WS_COUNT(ws_stats_mine(), bytes_in, len);
         ws_io_read_consume(wc, len);
-        if (wc->state == WS_ST_FINISHED || wc->read_paused)
+        if (wc->state == WS_ST_FINISHED)
             return;
+        if (wc->read_paused) {
+            /* Stop polling for input, or a peer that has sent its FIN
+             * (or more data) would keep the loop spinning on POLLIN that
+             * nobody reads.  The queued output that made us pause has
+             * scheduled a flush, which arms POLLOUT if it has to wait;
+             * errors and hang-ups are reported with it. */
+            ws_loop_watch(wc, wc->pfd.reqevents & ~APR_POLLIN);
+            return;
+        }
     }
     /* Fairness: let other connections run; come back next iteration (the
      * filters may hold data that no poll would report). */
@@ -530,7 +541,14 @@ static void conn_flush(ws_conn_t *wc)
     if (st == WS_IO_AGAIN)
         return;
     if (wc->state == WS_ST_DRAINING) {
-        if (wc->input_eof) {            /* nothing left to linger for */
+        /* Everything queued is out: end the output (TLS close_notify). */
+        st = ws_io_end_output(wc);
+        if (st == WS_IO_AGAIN) {
+            ws_loop_watch(wc, APR_POLLOUT);
+            return;
+        }
+        /* Nothing left to linger for: the peer is gone or the write failed. */
+        if (wc->input_eof || st == WS_IO_ERROR) {
             conn_finish(wc);
             return;
         }

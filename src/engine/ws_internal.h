@@ -126,8 +126,10 @@ struct ws_conn {
     apr_bucket_brigade *in_bb;     /* loop thread only */
     apr_bucket_brigade *out_bb;    /* frames taken from the queue, not yet passed */
     apr_bucket_brigade *pass_bb;
-    apr_pollfd_t     pfd;
+    apr_pollfd_t     pfd;          /* the socket, or an h2 stream's pipe */
     int              in_pollset;
+    int              upgrade_eos_seen; /* h2: the request's EOS went by */
+    int              eoc_sent;     /* output ended: EOC (TLS close_notify) or h2 EOS */
     int              read_pending; /* stopped reading for fairness */
     apr_time_t       deadline;     /* 0: no timer */
     apr_time_t       adopted;      /* when the loop took it over */
@@ -208,7 +210,12 @@ typedef enum {
 ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len);
 void         ws_io_read_consume(ws_conn_t *wc, apr_size_t n);
 ws_io_status ws_io_flush(ws_conn_t *wc);
+ws_io_status ws_io_end_output(ws_conn_t *wc);
+ws_io_status ws_io_discard(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);
+void         ws_io_register_filters(void);
+int          ws_io_is_h2_stream(const conn_rec *c);
+apr_status_t ws_io_attach(ws_conn_t *wc);
 void         ws_io_release_request(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);

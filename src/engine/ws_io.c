@@ -9,13 +9,29 @@
  * Output: the core output filter (server/core_filters.c) writes
  * non-blocking unless a brigade holds a FLUSH bucket or more than
  * FlushMaxThreshold (64 KiB by default) of memory data, in which case it
- * blocks up to Timeout.  So we never send FLUSH, pass at most
- * WS_WRITE_CHUNK at a time, and pass nothing new while the core still holds
- * data (c->data_in_output_filters); pending data is pushed by calling the
- * core filter with a NULL brigade, exactly as the event MPM does in write
+ * blocks up to Timeout.  Filters above it may hold data back until they
+ * see a FLUSH: mod_ssl's coalescing filter keeps anything under 8 KiB
+ * (AP_IOBUFSIZE) that is not followed by a metadata bucket.  So every pass
+ * ends with a FLUSH bucket, which every filter above the network level
+ * honours, and our own "websocket-noflush" filter, the last one before the
+ * network level (below mod_ssl, above mod_logio and core), takes it out
+ * again so the core never blocks.  We pass at most WS_WRITE_CHUNK at a
+ * time and nothing new while the core still holds data
+ * (c->data_in_output_filters); pending data is pushed by calling the core
+ * filter with a NULL brigade, exactly as the event MPM does in write
  * completion, once the socket polls writable.
+ *
+ * An HTTP/2 stream (c->master set, RFC 8441) has no socket: mod_http2's
+ * secondary connection ends in its own network filter, which hands data
+ * to the h2 session and blocks only for stream flow control.  There the
+ * FLUSH goes all the way down (it is what makes mod_http2 send at once),
+ * input is polled through ap_get_pollfd_from_conn() (a pipe), the first
+ * EOS (mod_http2 ends the "request body" of an upgrade with one) is not
+ * the end of the stream, and there is no socket to shut down: the stream
+ * ends when the handler returns.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ws_internal.h"
 #include "http_connection.h"
@@ -27,6 +43,51 @@
 APLOG_USE_MODULE(websocket);
 
 #define WS_READ_BYTES 65536
+#define WS_NOFLUSH_FILTER "websocket-noflush"
+
+static apr_status_t noflush_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket *b, *next;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (APR_BUCKET_IS_FLUSH(b))
+            apr_bucket_delete(b);
+    }
+    if (APR_BRIGADE_EMPTY(bb))
+        return APR_SUCCESS;
+    return ap_pass_brigade(f->next, bb);
+}
+
+void ws_io_register_filters(void)
+{
+    /* Below mod_ssl (AP_FTYPE_CONNECTION + 5), above mod_logio
+     * (AP_FTYPE_NETWORK - 1) and the core. */
+    ap_register_output_filter(WS_NOFLUSH_FILTER, noflush_filter, NULL,
+                              AP_FTYPE_CONNECTION + 8);
+}
+
+int ws_io_is_h2_stream(const conn_rec *c)
+{
+    return c->master != NULL;
+}
+
+/* After the 101: how this connection is polled and written. */
+apr_status_t ws_io_attach(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+    apr_status_t rv;
+
+    if (!ws_io_is_h2_stream(c))
+        ap_add_output_filter(WS_NOFLUSH_FILTER, NULL, NULL, c);
+    memset(&wc->pfd, 0, sizeof(wc->pfd));
+    rv = ap_get_pollfd_from_conn(c, &wc->pfd, NULL);
+    if (rv == APR_SUCCESS && wc->pfd.desc_type == APR_NO_DESC)
+        rv = APR_ENOTIMPL;            /* an h2 stream without input */
+    wc->pfd.p = c->pool;
+    wc->pfd.client_data = wc;
+    return rv;
+}
 
 ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
 {
@@ -52,8 +113,11 @@ ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
             }
         }
         b = APR_BRIGADE_FIRST(bb);
-        if (APR_BUCKET_IS_EOS(b))
-            return WS_IO_EOF;
+        if (APR_BUCKET_IS_EOS(b)) {
+            if (!ws_io_is_h2_stream(wc->c) || wc->upgrade_eos_seen)
+                return WS_IO_EOF;
+            wc->upgrade_eos_seen = 1; /* ends the request, not the stream */
+        }
         if (!APR_BUCKET_IS_METADATA(b)) {
             rv = apr_bucket_read(b, data, len, APR_NONBLOCK_READ);
             if (rv != APR_SUCCESS)
@@ -157,6 +221,10 @@ ws_io_status ws_io_flush(ws_conn_t *wc)
     take_queue(wc);
     while (!APR_BRIGADE_EMPTY(wc->out_bb)) {
         apr_size_t n = take_chunk(wc);
+        /* Makes mod_ssl and mod_http2 pass on what they would hold back;
+         * our noflush filter keeps it from the core. */
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
+                                apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
         account_written(wc, n);
@@ -177,10 +245,70 @@ out:
     return st;
 }
 
+/* Ends the connection's output at the filter level: an EOC bucket makes
+ * mod_ssl send its close_notify alert (as httpd's own lingering close
+ * does).  Then flushed like any output. */
+ws_io_status ws_io_end_output(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+    apr_status_t rv;
+
+    if (!wc->eoc_sent) {
+        wc->eoc_sent = 1;
+        /* On an HTTP/2 stream, EOS is our END_STREAM (RFC 8441's FIN). */
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb, ws_io_is_h2_stream(c)
+                                ? apr_bucket_eos_create(c->bucket_alloc)
+                                : ap_bucket_eoc_create(c->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb, apr_bucket_flush_create(c->bucket_alloc));
+        rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
+        apr_brigade_cleanup(wc->pass_bb);
+        if (rv != APR_SUCCESS)
+            return WS_IO_ERROR;
+    }
+    return push_pending(c, &rv);
+}
+
+/* LINGER: our FIN is out; reads and discards what the peer still sends
+ * until its EOF.  From the socket itself, as httpd's lingering close does:
+ * after the EOC, mod_ssl's input filter must not be used any more. */
+ws_io_status ws_io_discard(ws_conn_t *wc)
+{
+    apr_socket_t *s;
+    char buf[4096];
+    int rounds;
+
+    if (ws_io_is_h2_stream(wc->c)) {       /* no socket: the stream's input */
+        const char *data;
+        apr_size_t len;
+        ws_io_status st;
+        for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
+            if ((st = ws_io_read(wc, &data, &len)) != WS_IO_MORE)
+                return st;
+            ws_io_read_consume(wc, len);
+        }
+        return WS_IO_MORE;
+    }
+    s = ap_get_conn_socket(wc->c);
+    apr_socket_timeout_set(s, 0);
+    for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
+        apr_size_t n = sizeof(buf);
+        apr_status_t rv = apr_socket_recv(s, buf, &n);
+        if (APR_STATUS_IS_EAGAIN(rv))
+            return WS_IO_AGAIN;
+        if (APR_STATUS_IS_EOF(rv) || (rv == APR_SUCCESS && n == 0))
+            return WS_IO_EOF;
+        if (rv != APR_SUCCESS)
+            return WS_IO_ERROR;
+    }
+    return WS_IO_MORE;
+}
+
 void ws_io_shutdown_write(ws_conn_t *wc)
 {
+    if (ws_io_is_h2_stream(wc->c))
+        return;                           /* the stream ends with the handler */
     if (wc->loop->async)
-        ap_prep_lingering_close(wc->c);   /* pre_close hooks, e.g. mod_ssl */
+        ap_prep_lingering_close(wc->c);   /* pre_close hooks */
     apr_socket_shutdown(ap_get_conn_socket(wc->c), APR_SHUTDOWN_WRITE);
 }
 

@@ -268,6 +268,13 @@ int ws_loop_schedule(ws_conn_t *wc)
     return first;
 }
 
+/* Runs every connection that was ready when we started.  The list is
+ * detached under the lock but each entry keeps its `scheduled` flag until
+ * its turn, so another thread's ws_send meanwhile finds it scheduled and
+ * leaves its links alone (re-linking it would cut this walk short and
+ * strand the rest of the list).  The flag is cleared, under the lock,
+ * just before the entry runs: whatever is queued after that point
+ * schedules it afresh on the new list, with a wakeup. */
 static void run_ready(ws_loop *loop)
 {
     ws_conn_t *wc, *next;
@@ -275,12 +282,14 @@ static void run_ready(ws_loop *loop)
     apr_thread_mutex_lock(loop->mutex);
     wc = loop->ready_head;
     loop->ready_head = loop->ready_tail = NULL;
-    for (next = wc; next; next = next->ready_next)
-        next->scheduled = 0;
     apr_thread_mutex_unlock(loop->mutex);
 
     for (; wc; wc = next) {
+        apr_thread_mutex_lock(loop->mutex);
         next = wc->ready_next;
+        wc->ready_next = NULL;
+        wc->scheduled = 0;
+        apr_thread_mutex_unlock(loop->mutex);
         if (wc->state != WS_ST_FINISHED)
             ws_conn_on_scheduled(wc);
     }

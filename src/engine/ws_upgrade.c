@@ -52,7 +52,25 @@ static int is_version_13(const char *v)
     return *v == '\0';
 }
 
-/* Checks the request against RFC 6455 4.2.1; returns OK or the status. */
+/* An upgrade request with a body would have us parse the body as
+ * WebSocket frames while an intermediary saw an HTTP body: refuse it.  An
+ * HTTP/2 stream is the exception: mod_http2 turns an extended CONNECT (RFC
+ * 8441) into an upgrade GET and, the stream having no length, marks it
+ * chunked; what follows on that stream is the WebSocket. */
+static int has_body(request_rec *r)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    if (ws_io_is_h2_stream(r->connection))
+        return 0;
+    if (apr_table_get(r->headers_in, "Transfer-Encoding"))
+        return 1;
+    return cl && strspn(cl, "0 \t") != strlen(cl);
+}
+
+/* Checks the request against RFC 6455 4.2.1; returns OK or the status.  On
+ * an HTTP/2 stream the request is mod_http2's rewrite of the client's
+ * extended CONNECT, which carries the same headers. */
 static int validate_request(request_rec *r)
 {
     const char *upgrade = apr_table_get(r->headers_in, "Upgrade");
@@ -66,8 +84,8 @@ static int validate_request(request_rec *r)
         return bad_handshake(r, "method is not GET");
     if (r->proto_num < HTTP_VERSION(1, 1))
         return bad_handshake(r, "protocol older than HTTP/1.1");
-    if (r->connection->master)
-        return bad_handshake(r, "HTTP/1.1 upgrade on an HTTP/2 stream");
+    if (has_body(r))
+        return bad_handshake(r, "an upgrade request must not have a body");
     if (!connection || !wsp_header_has_token(connection, "upgrade"))
         return bad_handshake(r, "Connection header lacks the upgrade token");
     if (!version || !is_version_13(version))
@@ -125,7 +143,11 @@ static void send_switching_protocols(request_rec *r, ws_conn_t *wc)
 static int is_async_mpm(conn_rec *c)
 {
     int async = 0;
-    return c->cs && ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS
+    /* An HTTP/2 stream is processed on an h2 worker that must stay with
+     * it: mod_http2 (2.4) ends the stream when its request returns, so it
+     * cannot be SUSPENDED. */
+    return c->cs && !ws_io_is_h2_stream(c)
+           && ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS
            && async && ws_loop_for_child();
 }
 
@@ -135,10 +157,17 @@ static int is_async_mpm(conn_rec *c)
 static int hand_over(request_rec *r, ws_conn_t *wc)
 {
     conn_rec *c = r->connection;
+    apr_status_t rv;
 
     /* Our idle policy replaces mod_reqtimeout's, which would otherwise cut
      * a silent WebSocket after its header/body timeouts. */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
+    if ((rv = ws_io_attach(wc)) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WSLOGNO(00106)
+                      "cannot poll this connection for WebSocket input");
+        ws_conn_release(wc);
+        return DONE;
+    }
     if (is_async_mpm(c)) {
         wc->loop = ws_loop_for_child();
         ap_set_module_config(c->conn_config, &websocket_module, wc);
