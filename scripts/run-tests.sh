@@ -186,7 +186,7 @@ echo
 echo "======== make test${SANITIZE:+ SANITIZE=$SANITIZE} summary (logs: $LOGS/)"
 rc=0
 for i in "${!names[@]}"; do
-    printf '%-28s %s  %s\n' "${names[$i]}" "${statuses[$i]}" "${summaries[$i]}"
+    printf '%-30s %s  %s\n' "${names[$i]}" "${statuses[$i]}" "${summaries[$i]}"
     [ "${statuses[$i]}" = PASS ] || rc=1
 done
 echo "Summary: $total_passed passed, $total_failed failed"
