@@ -70,7 +70,8 @@ Q := $(if $(filter 1,$(V)),,@)
 CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
 ECHO_SRCS   := handlers/echo.c
-TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c
+TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
+               t/handlers/hostile_handler.c
 # Headers only matter for "rebuild when changed"; all of them, cheap.
 HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h)
 

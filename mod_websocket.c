@@ -30,7 +30,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     ws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
     (void)dir;
     conf->max_message = conf->max_pending = -1;
-    conf->ping_interval = conf->idle_timeout = -1;
+    conf->ping_interval = conf->idle_timeout = conf->send_timeout = -1;
     return conf;
 }
 
@@ -47,6 +47,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(max_pending, -1);
     MERGE(ping_interval, -1);
     MERGE(idle_timeout, -1);
+    MERGE(send_timeout, -1);
     MERGE(log_items, NULL);
     return conf;
 }
@@ -112,6 +113,11 @@ static const char *set_idle_timeout(cmd_parms *cmd, void *dconf, const char *arg
     return set_seconds(cmd, arg, &((ws_dir_conf *)dconf)->idle_timeout);
 }
 
+static const char *set_send_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    return set_seconds(cmd, arg, &((ws_dir_conf *)dconf)->send_timeout);
+}
+
 static const char *set_log_format(cmd_parms *cmd, void *dconf, const char *arg)
 {
     return ws_connlog_compile(cmd->pool, arg, &((ws_dir_conf *)dconf)->log_items);
@@ -132,6 +138,10 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketIdleTimeout", set_idle_timeout, NULL, WS_CONTEXT,
                   "seconds of silence from the client before closing with "
                   "1001, 0 for never (default 0)"),
+    AP_INIT_TAKE1("WebSocketSendTimeout", set_send_timeout, NULL, WS_CONTEXT,
+                  "seconds a WebSocket may have output waiting without any "
+                  "of it being written before it is dropped, 0 for never "
+                  "(default 60)"),
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
@@ -189,7 +199,7 @@ static void ws_suspend_connection(conn_rec *c, request_rec *r)
     if (!wc)
         return;
     ap_set_module_config(c->conn_config, &websocket_module, NULL);
-    ws_loop_handoff(wc->loop, wc);
+    ws_loop_handoff(wc->loop, &wc->entry);
 }
 
 static void ws_child_init(apr_pool_t *pchild, server_rec *s)

@@ -1,6 +1,7 @@
 /*
  * gen_corpus.c - writes the seed corpus for the fuzz targets:
- *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name
+ *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name,
+ *                       DIR/session/NN-name
  * Seeds are built here from readable descriptions so the repository holds
  * no binary blobs.  Reader seeds start with the two config bytes that
  * fuzz_reader.c expects ([config][k=0]) or a chunk plan.
@@ -154,6 +155,91 @@ static void reader_seeds(const char *dir)
     write_seed(dir, "reader", "11-reserved-opcode");
 }
 
+/* Session scripts (fuzz_session.c): [cfg a][cfg b] then operations. */
+enum { S_RAW, S_FRAME, S_SEND, S_CLOSE, S_TICK, S_POP, S_EOF, S_AWAY,
+       S_SHARED, S_WRITE };
+
+/* S_FRAME: kind index (0 text, 1 binary, 5 ping, 7 close...), length,
+ * payload bytes (the fuzzer masks them). */
+static void s_frame(unsigned kind, const char *payload, size_t n)
+{
+    byte(S_FRAME);
+    byte(kind);
+    byte((unsigned)n);
+    put(payload, n);
+}
+
+static void s_pop(unsigned k, unsigned partial)
+{
+    byte(S_POP); byte(k); byte(partial);
+}
+
+static void s_tick(unsigned unit, unsigned times)
+{
+    byte(S_TICK); byte(unit); byte(times);
+}
+
+static void session_seeds(const char *dir)
+{
+    static char p[200];
+    int i;
+
+    byte(0x09); byte(0x1F);             /* echo, 3000, every timeout on */
+    s_frame(0, "hello", 5);
+    s_pop(7, 0);
+    s_frame(7, "\x03\xe8" "bye", 5);
+    s_pop(7, 0);
+    byte(S_EOF); byte(0);
+    write_seed(dir, "session", "01-echo-peer-closes");
+
+    byte(0x01); byte(0x1F);
+    byte(S_SEND); byte(1); byte(10);
+    byte(S_CLOSE); byte(0);
+    s_pop(1, 1);
+    s_tick(3, 4);
+    byte(S_WRITE);
+    s_tick(4, 1);
+    write_seed(dir, "session", "02-we-close-timeouts");
+
+    byte(0x08); byte(0x00);             /* echo, 800 bytes of cost */
+    memset(p, 'b', sizeof p);
+    for (i = 0; i < 6; i++)
+        s_frame(1, p, 120);
+    s_pop(2, 0);
+    s_frame(5, "ping", 4);
+    s_pop(8, 0);
+    byte(S_RAW); byte(0);
+    write_seed(dir, "session", "03-backpressure");
+
+    byte(0x02); byte(0x11);             /* pings, send timeout */
+    for (i = 0; i < 20; i++)
+        s_frame(5, "flood", 5);
+    byte(S_SEND); byte(1); byte(200);
+    s_pop(1, 1);
+    s_tick(5, 1);
+    write_seed(dir, "session", "04-ping-flood-send-timeout");
+
+    byte(0x0B); byte(0x06);             /* idle timeout, close timeout */
+    byte(S_RAW); byte(3); byte(0x81); byte(0x05); byte('h'); byte('i');
+    s_tick(5, 1);
+    s_pop(3, 0);
+    s_tick(3, 5);
+    write_seed(dir, "session", "05-unmasked-then-idle");
+
+    byte(0x1D); byte(0x1F);             /* send from on_drain */
+    for (i = 0; i < 4; i++) {
+        byte(S_SEND); byte(1); byte(200);
+    }
+    byte(S_SHARED);
+    s_frame(2, "frag", 4);
+    s_frame(4, "ment", 4);
+    s_pop(8, 0);
+    byte(S_AWAY);
+    s_pop(8, 0);
+    byte(S_EOF); byte(0);
+    write_seed(dir, "session", "06-efull-drain-going-away");
+}
+
 static void utf8_seed(const char *dir, const char *name, const char *text)
 {
     byte(0x5A);
@@ -194,7 +280,9 @@ int main(int argc, char **argv)
     make_dir(argv[1], NULL);
     make_dir(argv[1], "reader");
     make_dir(argv[1], "utf8");
+    make_dir(argv[1], "session");
     reader_seeds(argv[1]);
+    session_seeds(argv[1]);
     utf8_seeds(argv[1]);
     return 0;
 }

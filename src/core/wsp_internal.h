@@ -22,4 +22,19 @@ void wsp_mask_copy(uint8_t *dst, const uint8_t *src, size_t len,
 int wsp_close_parse(const uint8_t *p, size_t len, int *code,
                     const char **reason, size_t *reason_len, const char **err);
 
+/* The session's output lanes (wsp_outq.c), used by wsp_session.c. */
+struct wsp_session;
+struct wsp_buf;
+/* Takes b (one reference) into its lane: pong/ping slot (replacing an
+ * unsent one) or the data FIFO.  WSP_SEND_OK or WSP_SEND_ENOMEM. */
+int  wsp_lane_enqueue(struct wsp_session *s, struct wsp_buf *b);
+/* Queues our close frame with payload p[n]; nothing may follow it. */
+int  wsp_lane_queue_close(struct wsp_session *s, const uint8_t *p, size_t n);
+/* The next frame in pop order, moved from the accounting to unwritten. */
+struct wsp_buf *wsp_lane_take(struct wsp_session *s);
+void wsp_lane_drop_all(struct wsp_session *s);
+
+/* Output the peer has not received yet: queued, or popped and unwritten. */
+#define wsp_lane_has_output(s) ((s)->cost || (s)->unwritten)
+
 #endif

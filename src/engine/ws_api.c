@@ -25,7 +25,7 @@ static int api_send(ws_conn *c, ws_message_type type, const void *data, size_t l
         return WS_EINVAL;
     return ws_conn_queue_frame(WC(c), type == WS_TEXT ? WSP_OP_TEXT
                                                       : WSP_OP_BINARY,
-                               data, len, 0);
+                               data, len);
 }
 
 static int api_close(ws_conn *c, int code, const char *reason)
@@ -42,14 +42,7 @@ static int api_close(ws_conn *c, int code, const char *reason)
 
 static size_t api_buffered_amount(ws_conn *c)
 {
-    ws_conn_t *wc = WC(c);
-    size_t n;
-    if (!wc->loop)
-        return 0;
-    apr_thread_mutex_lock(wc->loop->mutex);
-    n = wc->buffered;
-    apr_thread_mutex_unlock(wc->loop->mutex);
-    return n;
+    return ws_conn_buffered(WC(c));
 }
 
 static void api_retain(ws_conn *c)

@@ -111,9 +111,9 @@ const char *ws_connlog_compile(apr_pool_t *p, const char *fmt,
 
 static const char *who_closed(const ws_conn_t *wc)
 {
-    switch (wc->closed_by) {
-    case WS_BY_CLIENT: return "client";
-    case WS_BY_SERVER: return "server";
+    switch (wsp_session_closed_by(&wc->sess)) {
+    case WSP_BY_CLIENT: return "client";
+    case WSP_BY_SERVER: return "server";
     default:           return "abnormal";
     }
 }
@@ -134,7 +134,7 @@ static const char *render_item(apr_pool_t *p, const ws_log_item *it,
     case LI_MSGS_OUT:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, wc->st.msgs_out);
     case LI_BYTES_IN:  return apr_psprintf(p, "%" APR_UINT64_T_FMT, wc->st.bytes_in);
     case LI_BYTES_OUT: return apr_psprintf(p, "%" APR_UINT64_T_FMT, wc->st.bytes_out);
-    case LI_CODE:      return apr_itoa(p, wc->close_code);
+    case LI_CODE:      return apr_itoa(p, wsp_session_close_code(&wc->sess));
     case LI_WHO:       return who_closed(wc);
     }
     return "";

@@ -1,14 +1,16 @@
 /*
- * ws_internal.h - what the engine files share: configuration, the
- * per-connection state (ws_conn) and the event loop (ws_loop).
+ * ws_internal.h - what the engine files share: configuration and the
+ * per-connection state (ws_conn).  The reactor is ws_loop.h; the protocol
+ * is the core's wsp_session.h.
  *
  * Ownership in one paragraph: the handshake runs on an httpd worker thread.
  * After the 101 the connection belongs to a ws_loop thread: under an async
  * MPM (event) one loop thread per child serves every WebSocket of that child
- * and the request is SUSPENDED; under prefork/worker the request's own
- * thread runs a private loop until the connection ends.  Only the loop
- * thread touches the conn_rec, its filters, pools and buckets; other threads
- * reach a connection only through the outbound queue, under loop->mutex.
+ * and the request is SUSPENDED; under prefork/worker, and on an HTTP/2
+ * stream, the request's own thread runs a private loop until the
+ * connection ends.  Only the loop thread touches the conn_rec, its
+ * filters, pools, buckets and the session; other threads reach a
+ * connection only through its inbox, under loop->mutex (ws_outbox.c).
  */
 #ifndef WS_INTERNAL_H
 #define WS_INTERNAL_H
@@ -25,6 +27,8 @@
 
 #include "mod_websocket.h"
 #include "wsp_frame.h"
+#include "wsp_session.h"
+#include "ws_loop.h"
 
 extern module AP_MODULE_DECLARE_DATA websocket_module;
 
@@ -54,10 +58,12 @@ typedef struct ws_dir_conf {
     apr_int64_t           max_pending;    /* WebSocketMaxPendingOutput */
     apr_interval_time_t   ping_interval;  /* WebSocketPingInterval, 0 = off */
     apr_interval_time_t   idle_timeout;   /* WebSocketIdleTimeout, 0 = off */
+    apr_interval_time_t   send_timeout;   /* WebSocketSendTimeout, 0 = off */
     apr_array_header_t   *log_items;      /* WebSocketLogFormat, compiled */
 } ws_dir_conf;
 
 #define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
+#define WS_DEFAULT_SEND_TIMEOUT apr_time_from_sec(60)
 
 /* Counters of one child (shared memory, see ws_stats.c) or of one
  * connection (for its log line). */
@@ -69,135 +75,85 @@ typedef struct ws_counters {
 #define WS_COUNT(ctr, field, n) \
     __atomic_fetch_add(&(ctr)->field, (apr_uint64_t)(n), __ATOMIC_RELAXED)
 
-typedef enum { WS_BY_NONE = 0, WS_BY_CLIENT, WS_BY_SERVER } ws_closer;
-
 typedef enum ws_state {
     WS_ST_HANDSHAKE = 0, /* on the request thread, before the 101 */
-    WS_ST_OPEN,          /* messages flow both ways */
-    WS_ST_CLOSING,       /* we sent a close, waiting for the peer's */
-    WS_ST_DRAINING,      /* close handshake over (or failed): flushing output */
-    WS_ST_LINGER,        /* our FIN is out; reading to EOF before closing */
+    WS_ST_OPEN,          /* adopted: the protocol session runs */
     WS_ST_FINISHED       /* gone from the loop; only references remain */
 } ws_state;
 
-typedef struct ws_loop ws_loop;
 typedef struct ws_conn ws_conn_t;
 
-/* One serialized frame waiting in the outbound queue.  The frame bytes
- * follow the struct in the same malloc block, which is later handed to a
- * heap bucket whole (no copy). */
-typedef struct ws_outbuf {
-    struct ws_outbuf *next;
-    apr_size_t        len;
-} ws_outbuf;
-#define WS_OUTBUF_DATA(o) ((unsigned char *)((o) + 1))
+/* A frame queued by a thread other than the connection's loop thread,
+ * waiting in the inbox until the loop hands it to the session. */
+typedef struct ws_inbox_item {
+    struct ws_inbox_item *next;
+    wsp_buf              *frame;       /* NULL: a close (code, reason) */
+    int                   close_code;
+    apr_size_t            reason_len;
+    char                  reason[WSP_MAX_CONTROL_PAYLOAD];
+} ws_inbox_item;
 
 struct ws_conn {
     const ws_server *server;       /* first member: the handler ABI */
-    apr_uint32_t     refs;         /* the loop's own + ws_retain()s */
+    ws_loop_entry    entry;        /* the loop's view of us */
+    apr_uint32_t     refs;         /* the engine's own + ws_retain()s */
     ws_loop         *loop;
     conn_rec        *c;            /* NULL once finished */
-    request_rec     *r;            /* NULL once finished */
+    request_rec     *r;            /* NULL once released or finished */
     const ws_handler *h;
     const ws_dir_conf *conf;       /* = &conf_copy */
     ws_dir_conf      conf_copy;    /* the merged per-dir config lives in
                                       r->pool, which goes before we do */
     void            *user_data;
     ws_counters      st;           /* this connection's, for its log line */
-    ws_closer        closed_by;
     apr_time_t       opened_at;
-    apr_time_t       last_rx;      /* last input: the idle clock */
-    apr_time_t       last_ping;
-    int              read_paused;  /* output over the bound: not reading */
-    int              input_eof;    /* the peer shut down its side */
     ws_state         state;
     int              opened;       /* on_open was called */
-    int              close_notified; /* on_close was called */
-    int              close_code;   /* what on_close reports */
-    char             close_reason[124];
     const char      *offered;      /* Sec-WebSocket-Protocol as sent */
     const char      *protocol;     /* the one chosen, or NULL */
     /* What handlers may ask of the handshake request: r's own until the
      * request is released, then copies in c->pool; NULL once finished. */
     apr_table_t     *headers;
     const char      *uri, *user, *remote_ip;
-    ws_conn_t       *settle_next;  /* loop->settling */
-    wsp_reader       reader;
-    apr_bucket_brigade *in_bb;     /* loop thread only */
-    apr_bucket_brigade *out_bb;    /* frames taken from the queue, not yet passed */
-    apr_bucket_brigade *pass_bb;
-    apr_pollfd_t     pfd;          /* the socket, or an h2 stream's pipe */
-    int              in_pollset;
+
+    /* Loop thread only. */
+    wsp_session      sess;         /* the protocol (src/core) */
+    int              in_step;      /* inside proceed(): it writes at the end */
+    int              input_eof;    /* the peer's side ended */
+    int              read_more;    /* stopped reading for fairness, or
+                                      paused: input may wait in filters */
+    int              shut_down;    /* our write side is shut */
     int              upgrade_eos_seen; /* h2: the request's EOS went by */
-    int              eoc_sent;     /* output ended: EOC (TLS close_notify) or h2 EOS */
-    int              read_pending; /* stopped reading for fairness */
-    apr_time_t       deadline;     /* 0: no timer */
-    apr_time_t       adopted;      /* when the loop took it over */
-    ws_conn_t       *all_prev, *all_next;  /* loop's list of connections */
-    ws_conn_t       *grave_next;
+    int              eoc_sent;     /* output ended: EOC (TLS close_notify)
+                                      or EOS (h2 END_STREAM) */
+    apr_bucket_brigade *in_bb;     /* read, not yet used by the session */
+    apr_bucket_brigade *out_bb;    /* frames popped, not yet passed */
+    apr_bucket_brigade *pass_bb;   /* one pass, at most WS_WRITE_CHUNK */
 
     /* Shared with any thread, under loop->mutex. */
-    ws_outbuf       *q_head, *q_tail;
-    int              send_closed;  /* a close frame is queued: no more sends */
-    int              scheduled;    /* on loop->ready */
-    ws_conn_t       *ready_next;
-    int              drain_wanted; /* a send failed with WS_EFULL */
-    apr_size_t       max_pending;  /* WS_EFULL bound */
-    volatile apr_size_t buffered;  /* queued + out_bb bytes */
+    ws_inbox_item   *inbox_head, *inbox_tail;
+    apr_size_t       inbox_cost;   /* WSP_BUF_COST of the inbox's frames */
+    apr_size_t       inbox_bytes;
+    apr_size_t       session_cost; /* the session's, as of its last step */
+    apr_size_t       session_bytes;
+    int              send_closed;  /* a close is queued: no more sends */
+    int              drain_wanted; /* a send from another thread got EFULL */
+    apr_size_t       max_pending;  /* WS_EFULL bound (cost, bytes) */
 };
 
-struct ws_loop {
-    apr_pool_t         *pool;
-    apr_pollset_t      *pollset;
-    apr_thread_mutex_t *mutex;
-    apr_skiplist       *timers;      /* conns by deadline */
-    apr_thread_t       *thread;      /* async: the loop's own thread */
-    apr_os_thread_t     owner;       /* the thread that runs the loop */
-    int                 async;
-    ws_conn_t          *all;         /* every adopted connection */
-    apr_uint32_t        nconns;
-    ws_conn_t          *graveyard;   /* finished, pools not yet destroyed */
-    ws_conn_t          *settling;    /* adopted, request not yet released */
-    /* Under mutex: */
-    ws_conn_t          *incoming;    /* handed off by workers, not adopted yet */
-    ws_conn_t          *ready_head, *ready_tail;
-    volatile int        stopping;    /* close everything with 1001 */
-    volatile int        exiting;     /* leave now (child exit) */
-    int                 stop_done;
-};
-
-/* ws_loop.c */
-apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
-apr_status_t ws_loop_start_thread(ws_loop *loop);
-void         ws_loop_stop(ws_loop *loop, int now);
-ws_loop     *ws_loop_for_child(void);
-void         ws_loop_init_child(apr_pool_t *pchild);
-void         ws_loop_stop_all(int now);
-ws_loop     *ws_loop_for_this_thread(void);
-void         ws_loop_handoff(ws_loop *loop, ws_conn_t *wc);
-void         ws_loop_run_inline(ws_loop *loop, ws_conn_t *wc);
-int          ws_loop_schedule(ws_conn_t *wc);   /* under loop->mutex */
-void         ws_loop_wakeup(ws_loop *loop);
-int          ws_loop_is_owner(const ws_loop *loop);
-void         ws_loop_set_timer(ws_conn_t *wc, apr_time_t deadline);
-void         ws_loop_watch(ws_conn_t *wc, apr_int16_t events);
-void         ws_loop_forget(ws_conn_t *wc);
-void         ws_loop_bury(ws_conn_t *wc);
-
-/* ws_conn.c: protocol state of an adopted connection */
+/* ws_conn.c: one WebSocket from adoption to the end */
 ws_conn_t   *ws_conn_create(request_rec *r, const ws_dir_conf *conf);
-void         ws_conn_adopt(ws_conn_t *wc);
-void         ws_conn_on_readable(ws_conn_t *wc);
-void         ws_conn_on_writable(ws_conn_t *wc);
-void         ws_conn_on_scheduled(ws_conn_t *wc);
-void         ws_conn_on_timer(ws_conn_t *wc);
-void         ws_conn_going_away(ws_conn_t *wc);
-void         ws_conn_abort(ws_conn_t *wc);
+void         ws_conn_release(ws_conn_t *wc);
+/* ws_outbox.c: sends from any thread */
+int          ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
+                                 apr_size_t len);
 int          ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
                                  apr_size_t reason_len);
-int          ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
-                                 apr_size_t len, int is_control);
-void         ws_conn_release(ws_conn_t *wc);
+apr_size_t   ws_conn_buffered(ws_conn_t *wc);
+void         ws_outbox_drain(ws_conn_t *wc, apr_int64_t now);
+void         ws_outbox_publish(ws_conn_t *wc);
+int          ws_outbox_take_drain_wanted(ws_conn_t *wc);
+void         ws_outbox_free(ws_conn_t *wc);
 
 /* ws_io.c: bytes between the connection's filters and the core */
 typedef enum {
@@ -209,7 +165,7 @@ typedef enum {
 } ws_io_status;
 ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len);
 void         ws_io_read_consume(ws_conn_t *wc, apr_size_t n);
-ws_io_status ws_io_flush(ws_conn_t *wc);
+ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now);
 ws_io_status ws_io_end_output(ws_conn_t *wc);
 ws_io_status ws_io_discard(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);

@@ -77,15 +77,16 @@ apr_status_t ws_io_attach(ws_conn_t *wc)
 {
     conn_rec *c = wc->c;
     apr_status_t rv;
+    apr_pollfd_t *pfd = &wc->entry.pfd;
 
     if (!ws_io_is_h2_stream(c))
         ap_add_output_filter(WS_NOFLUSH_FILTER, NULL, NULL, c);
-    memset(&wc->pfd, 0, sizeof(wc->pfd));
-    rv = ap_get_pollfd_from_conn(c, &wc->pfd, NULL);
-    if (rv == APR_SUCCESS && wc->pfd.desc_type == APR_NO_DESC)
+    memset(pfd, 0, sizeof(*pfd));
+    rv = ap_get_pollfd_from_conn(c, pfd, NULL);
+    if (rv == APR_SUCCESS && pfd->desc_type == APR_NO_DESC)
         rv = APR_ENOTIMPL;            /* an h2 stream without input */
-    wc->pfd.p = c->pool;
-    wc->pfd.client_data = wc;
+    pfd->p = c->pool;
+    pfd->client_data = &wc->entry;
     return rv;
 }
 
@@ -152,29 +153,30 @@ static apr_status_t core_push(conn_rec *c)
     return f->frec->filter_func.out_func(f, NULL);
 }
 
-/* Moves the shared queue into out_bb as heap buckets that take over the
- * frames' memory (no copy). */
-static void take_queue(ws_conn_t *wc)
+/* Refills out_bb from the session when it is empty: frames up to about
+ * WS_WRITE_CHUNK bytes (one large frame stays whole here), as heap buckets
+ * that take over the frames' memory (no copy; the bucket's free function
+ * drops our reference). */
+static void refill(ws_conn_t *wc)
 {
-    ws_outbuf *o, *next;
     apr_bucket_alloc_t *ba = wc->c->bucket_alloc;
+    apr_size_t n = 0;
+    wsp_buf *f;
 
-    apr_thread_mutex_lock(wc->loop->mutex);
-    o = wc->q_head;
-    wc->q_head = wc->q_tail = NULL;
-    apr_thread_mutex_unlock(wc->loop->mutex);
-    for (; o; o = next) {
-        apr_size_t len = o->len;
-        apr_bucket *b;
-        next = o->next;
-        b = apr_bucket_heap_create((const char *)o, sizeof(*o) + len, free, ba);
-        b->start = sizeof(*o);
-        b->length = len;
-        APR_BRIGADE_INSERT_TAIL(wc->out_bb, b);
+    if (!APR_BRIGADE_EMPTY(wc->out_bb))
+        return;
+    while (n < WS_WRITE_CHUNK && (f = wsp_session_pop(&wc->sess))) {
+        apr_size_t len = wsp_buf_len(f);
+        APR_BRIGADE_INSERT_TAIL(wc->out_bb,
+            apr_bucket_heap_create((const char *)wsp_buf_data(f), len,
+                                   wsp_buf_unref, ba));
+        n += len;
     }
 }
 
-/* Moves up to WS_WRITE_CHUNK bytes from the head of out_bb to pass_bb. */
+/* Moves up to WS_WRITE_CHUNK bytes from the head of out_bb to pass_bb:
+ * more at once would make the core output filter block (its
+ * FlushMaxThreshold, 64 KiB). */
 static apr_size_t take_chunk(ws_conn_t *wc)
 {
     apr_bucket *after, *b;
@@ -189,11 +191,9 @@ static apr_size_t take_chunk(ws_conn_t *wc)
     return n;
 }
 
-static void account_written(ws_conn_t *wc, apr_size_t n)
+static void account_written(ws_conn_t *wc, apr_size_t n, apr_int64_t now)
 {
-    apr_thread_mutex_lock(wc->loop->mutex);
-    wc->buffered -= n;
-    apr_thread_mutex_unlock(wc->loop->mutex);
+    wsp_session_wrote(&wc->sess, n, now);
     WS_COUNT(&wc->st, bytes_out, n);
     WS_COUNT(ws_stats_mine(), bytes_out, n);
 }
@@ -210,33 +210,32 @@ static ws_io_status push_pending(conn_rec *c, apr_status_t *rv)
     return c->data_in_output_filters ? WS_IO_AGAIN : WS_IO_DONE;
 }
 
-ws_io_status ws_io_flush(ws_conn_t *wc)
+/* Writes what the session has queued, a chunk per pass, until it is all
+ * passed or the core holds data it could not write (AGAIN: poll for
+ * POLLOUT).  Each pass ends with a FLUSH bucket: it makes mod_ssl and
+ * mod_http2 pass on what they would hold back; our noflush filter keeps it
+ * from the core. */
+ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
 {
     conn_rec *c = wc->c;
     apr_status_t rv;
-    ws_io_status st = push_pending(c, &rv);
+    ws_io_status st;
+    apr_size_t n;
 
-    if (st != WS_IO_DONE)
-        goto out;
-    take_queue(wc);
-    while (!APR_BRIGADE_EMPTY(wc->out_bb)) {
-        apr_size_t n = take_chunk(wc);
-        /* Makes mod_ssl and mod_http2 pass on what they would hold back;
-         * our noflush filter keeps it from the core. */
+    while ((st = push_pending(c, &rv)) == WS_IO_DONE) {
+        refill(wc);
+        if (!(n = take_chunk(wc)))
+            break;
         APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
                                 apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
-        account_written(wc, n);
+        account_written(wc, n, now);
         if (rv != APR_SUCCESS) {
             st = WS_IO_ERROR;
-            goto out;
+            break;
         }
-        /* Under 4 KiB the core only buffers: push it out now. */
-        if ((st = push_pending(c, &rv)) != WS_IO_DONE)
-            goto out;
     }
-out:
     if (st == WS_IO_ERROR) {
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, c, WSLOGNO(00402)
                       "WebSocket write failed");
@@ -352,15 +351,14 @@ void ws_io_release_request(ws_conn_t *wc)
     c->cs->state = CONN_STATE_SUSPENDED;
 }
 
-/* The WebSocket is over.  Async: finish the request if it still exists.
- * Sync MPMs: the handler returns and httpd finishes it. */
+/* The WebSocket is over: handlers may ask nothing more of it.  The request
+ * itself: async, it goes with ws_io_destroy() (not sooner than the hand-off
+ * guard allows); sync, the handler returns and httpd finishes it. */
 void ws_io_finish_request(ws_conn_t *wc)
 {
-    if (wc->loop->async)
-        ws_io_release_request(wc);
     apr_brigade_cleanup(wc->in_bb);
-    apr_brigade_cleanup(wc->out_bb);
-    wc->r = NULL;
+    if (!wc->loop->async)
+        wc->r = NULL;                 /* httpd finishes it */
     wc->headers = NULL;
     wc->offered = wc->protocol = wc->uri = wc->user = wc->remote_ip = NULL;
 }
@@ -370,7 +368,11 @@ void ws_io_finish_request(ws_conn_t *wc)
  * the MPM still owns it. */
 void ws_io_destroy(ws_conn_t *wc)
 {
+    if (wc->loop->async && wc->r)
+        ws_io_release_request(wc);    /* finished before it was settled */
     if (wc->loop->async && wc->c)
         apr_pool_destroy(wc->c->pool);
     wc->c = NULL;
+    wc->headers = NULL;               /* the copies went with the pool */
+    wc->offered = wc->protocol = wc->uri = wc->user = wc->remote_ip = NULL;
 }

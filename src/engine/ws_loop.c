@@ -1,25 +1,33 @@
 /*
- * ws_loop.c - the event loop that owns upgraded connections.
+ * ws_loop.c - the reactor that owns upgraded connections (see ws_loop.h).
  *
  * One apr_pollset (epoll on Linux), one timer skiplist and a wakeup pipe.
  * Under an async MPM a loop thread per child serves every WebSocket of the
  * child, so an idle WebSocket costs a pollset entry and some memory, never a
- * thread.  Under prefork/worker the request's own thread runs a loop of its
- * own (one per thread, reused) until its connection ends.
+ * thread.  Under prefork/worker, and for HTTP/2 streams, the request's own
+ * thread runs a loop of its own (one per thread, reused) until its
+ * connection ends.
  *
- * Other threads talk to the loop only through loop->mutex: handing off a
- * connection (incoming), or scheduling one that has new output (ready).
+ * Other threads talk to the loop only through loop->mutex: handing off an
+ * entry (incoming), or scheduling one (ready).
  */
-#include "ws_internal.h"
+#include "httpd.h"
+#include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
+#include "apr_skiplist.h"
+#include "apr_thread_proc.h"
+
+#include "ws_loop.h"
 
 APLOG_USE_MODULE(websocket);
 
-/* The MPM still finishes its side of a suspension after our
- * suspend_connection hook returns (two stores into the connection state
- * living in c->pool).  Never destroy c->pool sooner than this after the
- * hand-off. */
+#define WSLOGNO(n) "WS" #n ": "
+
+/* The event MPM still finishes its side of a suspension after our
+ * suspend_connection hook returns (two stores, see DESIGN.md "The hand-off
+ * guard"): no entry is settled or destroyed sooner than this after
+ * adoption, and not before its owner has seen the first store. */
 #define WS_HANDOFF_GRACE apr_time_from_msec(50)
 
 static ws_loop *child_loop;                 /* async MPMs */
@@ -31,7 +39,7 @@ static apr_array_header_t *sync_loops;
 
 static int timer_compare(void *a, void *b)
 {
-    const ws_conn_t *x = a, *y = b;
+    const ws_loop_entry *x = a, *y = b;
     if (x->deadline != y->deadline)
         return x->deadline < y->deadline ? -1 : 1;
     if (x == y)
@@ -82,34 +90,35 @@ void ws_loop_wakeup(ws_loop *loop)
 
 /* --- timers ------------------------------------------------------------ */
 
-void ws_loop_set_timer(ws_conn_t *wc, apr_time_t deadline)
+void ws_loop_set_deadline(ws_loop_entry *e, apr_time_t when)
 {
-    ws_loop *loop = wc->loop;
-    if (wc->deadline)
-        apr_skiplist_remove(loop->timers, wc, NULL);
-    wc->deadline = deadline;
-    if (deadline)
-        apr_skiplist_add(loop->timers, wc);
+    if (e->deadline == when)
+        return;
+    if (e->deadline)
+        apr_skiplist_remove(e->loop->timers, e, NULL);
+    e->deadline = when;
+    if (when)
+        apr_skiplist_add(e->loop->timers, e);
 }
 
 static void run_timers(ws_loop *loop, apr_time_t now)
 {
-    ws_conn_t *wc;
-    while ((wc = apr_skiplist_peek(loop->timers)) && wc->deadline <= now) {
+    ws_loop_entry *e;
+    while ((e = apr_skiplist_peek(loop->timers)) && e->deadline <= now) {
         apr_skiplist_pop(loop->timers, NULL);
-        wc->deadline = 0;
-        ws_conn_on_timer(wc);
+        e->deadline = 0;
+        e->ops->proceed(e, WS_EV_TIMER);
     }
 }
 
 static apr_interval_time_t next_timeout(ws_loop *loop, apr_time_t now)
 {
     apr_interval_time_t t = -1;
-    ws_conn_t *wc = apr_skiplist_peek(loop->timers);
+    ws_loop_entry *e = apr_skiplist_peek(loop->timers);
     if (loop->ready_head)
         return 0;                    /* work left over (read fairness) */
-    if (wc)
-        t = wc->deadline > now ? wc->deadline - now : 0;
+    if (e)
+        t = e->deadline > now ? e->deadline - now : 0;
     if ((loop->graveyard || loop->settling) && (t < 0 || t > WS_HANDOFF_GRACE))
         t = WS_HANDOFF_GRACE;
     return t;
@@ -117,251 +126,274 @@ static apr_interval_time_t next_timeout(ws_loop *loop, apr_time_t now)
 
 /* --- the pollset -------------------------------------------------------- */
 
-/* Sets the events polled for wc (0 removes it).  epoll has no "modify" in
- * APR's API, so a change is a remove and an add. */
-void ws_loop_watch(ws_conn_t *wc, apr_int16_t events)
+/* Sets the events polled for e (0 removes it).  epoll has no "modify" in
+ * APR's API, so a change is a remove and an add.  An add that fails (out
+ * of memory) leaves e unpolled; its timer still runs. */
+void ws_loop_watch(ws_loop_entry *e, apr_int16_t events)
 {
-    ws_loop *loop = wc->loop;
-    if (wc->in_pollset && wc->pfd.reqevents == events)
+    ws_loop *loop = e->loop;
+    if (e->in_pollset && e->pfd.reqevents == events)
         return;
-    if (wc->in_pollset) {
-        apr_pollset_remove(loop->pollset, &wc->pfd);
-        wc->in_pollset = 0;
+    if (e->in_pollset) {
+        apr_pollset_remove(loop->pollset, &e->pfd);
+        e->in_pollset = 0;
     }
     if (events) {
         apr_status_t rv;
-        wc->pfd.reqevents = events;
-        rv = apr_pollset_add(loop->pollset, &wc->pfd);
+        e->pfd.reqevents = events;
+        rv = apr_pollset_add(loop->pollset, &e->pfd);
         if (rv != APR_SUCCESS) {
-            ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, wc->c, WSLOGNO(00201)
-                          "cannot add WebSocket to the loop's pollset");
-            ws_conn_abort(wc);
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf, WSLOGNO(00201)
+                         "cannot add a WebSocket to the loop's pollset");
             return;
         }
-        wc->in_pollset = 1;
+        e->in_pollset = 1;
     }
 }
 
-/* --- connection lists ---------------------------------------------------- */
+/* --- entry lists ------------------------------------------------------- */
 
-static void link_conn(ws_loop *loop, ws_conn_t *wc)
+static void link_entry(ws_loop *loop, ws_loop_entry *e)
 {
-    wc->all_prev = NULL;
-    wc->all_next = loop->all;
+    e->all_prev = NULL;
+    e->all_next = loop->all;
     if (loop->all)
-        loop->all->all_prev = wc;
-    loop->all = wc;
-    loop->nconns++;
+        loop->all->all_prev = e;
+    loop->all = e;
+    loop->nentries++;
 }
 
-static void unlink_conn(ws_loop *loop, ws_conn_t *wc)
+static void unlink_entry(ws_loop *loop, ws_loop_entry *e)
 {
-    if (wc->all_prev)
-        wc->all_prev->all_next = wc->all_next;
+    if (e->all_prev)
+        e->all_prev->all_next = e->all_next;
     else
-        loop->all = wc->all_next;
-    if (wc->all_next)
-        wc->all_next->all_prev = wc->all_prev;
-    wc->all_prev = wc->all_next = NULL;
-    loop->nconns--;
+        loop->all = e->all_next;
+    if (e->all_next)
+        e->all_next->all_prev = e->all_prev;
+    e->all_prev = e->all_next = NULL;
+    loop->nentries--;
 }
 
-static void unsettle(ws_loop *loop, ws_conn_t *wc);
-
-/* Takes wc off every list of the loop's; the loop thread calls it as the
- * connection finishes.  Afterwards no other thread can schedule it. */
-void ws_loop_forget(ws_conn_t *wc)
+static void unsettle(ws_loop *loop, ws_loop_entry *e)
 {
-    ws_loop *loop = wc->loop;
-    ws_conn_t **pp;
-
-    ws_loop_watch(wc, 0);
-    ws_loop_set_timer(wc, 0);
-    unlink_conn(loop, wc);
-    if (loop->async)
-        unsettle(loop, wc);
-    apr_thread_mutex_lock(loop->mutex);
-    wc->send_closed = 1;
-    if (wc->scheduled) {
-        ws_conn_t *prev = NULL;
-        for (pp = &loop->ready_head; *pp; prev = *pp, pp = &(*pp)->ready_next) {
-            if (*pp == wc) {
-                *pp = wc->ready_next;
-                if (loop->ready_tail == wc)
-                    loop->ready_tail = prev;
-                break;
-            }
+    ws_loop_entry **pp;
+    for (pp = &loop->settling; *pp; pp = &(*pp)->settle_next) {
+        if (*pp == e) {
+            *pp = e->settle_next;
+            e->settle_next = NULL;
+            return;
         }
-        wc->scheduled = 0;
     }
+}
+
+/* Under loop->mutex: takes e off the ready list if it is there.  An entry
+ * in run_ready()'s detached walk is not: the walk clears its flag, and
+ * reap_graveyard() waits for that. */
+static void unschedule_locked(ws_loop *loop, ws_loop_entry *e)
+{
+    ws_loop_entry **pp, *prev = NULL;
+    for (pp = &loop->ready_head; *pp; prev = *pp, pp = &(*pp)->ready_next) {
+        if (*pp == e) {
+            *pp = e->ready_next;
+            if (loop->ready_tail == e)
+                loop->ready_tail = prev;
+            e->ready_next = NULL;
+            e->scheduled = 0;
+            return;
+        }
+    }
+}
+
+/* Takes e off the pollset, the timers and the loop's lists; from now on
+ * no event reaches it (its owner accepts no more work from other threads
+ * before it calls this).  It is destroyed once the hand-off grace is
+ * over. */
+void ws_loop_forget(ws_loop_entry *e)
+{
+    ws_loop *loop = e->loop;
+
+    if (e->forgotten)
+        return;
+    e->forgotten = 1;
+    apr_thread_mutex_lock(loop->mutex);
+    if (e->scheduled)
+        unschedule_locked(loop, e);
     apr_thread_mutex_unlock(loop->mutex);
+    ws_loop_watch(e, 0);
+    ws_loop_set_deadline(e, 0);
+    unlink_entry(loop, e);
+    if (loop->async)
+        unsettle(loop, e);
+    e->grave_next = loop->graveyard;
+    loop->graveyard = e;
 }
 
-void ws_loop_bury(ws_conn_t *wc)
+/* Async: settles each entry adopted at least WS_HANDOFF_GRACE ago. */
+static void settle_entries(ws_loop *loop, apr_time_t now)
 {
-    ws_loop *loop = wc->loop;
-    wc->grave_next = loop->graveyard;
-    loop->graveyard = wc;
-}
-
-/* Async: releases the request of each connection adopted at least
- * WS_HANDOFF_GRACE ago (the MPM may still be finishing the suspension
- * until then, reading c->sbh among others). */
-static void settle_requests(ws_loop *loop, apr_time_t now)
-{
-    ws_conn_t **pp = &loop->settling;
+    ws_loop_entry **pp = &loop->settling;
     while (*pp) {
-        ws_conn_t *wc = *pp;
-        if (now - wc->adopted < WS_HANDOFF_GRACE) {
-            pp = &wc->settle_next;
+        ws_loop_entry *e = *pp;
+        if (now - e->adopted < WS_HANDOFF_GRACE) {
+            pp = &e->settle_next;
             continue;
         }
-        *pp = wc->settle_next;
-        wc->settle_next = NULL;
-        ws_io_release_request(wc);
-    }
-}
-
-static void unsettle(ws_loop *loop, ws_conn_t *wc)
-{
-    ws_conn_t **pp;
-    for (pp = &loop->settling; *pp; pp = &(*pp)->settle_next) {
-        if (*pp == wc) {
-            *pp = wc->settle_next;
-            wc->settle_next = NULL;
-            return;
+        if (e->ops->settle && !e->ops->settle(e)) {
+            pp = &e->settle_next;
+            continue;
         }
+        *pp = e->settle_next;
+        e->settle_next = NULL;
     }
 }
 
+/* Destroys forgotten entries past the grace (all: every one).  An entry
+ * still on the ready list is kept until run_ready() has passed it. */
 static void reap_graveyard(ws_loop *loop, apr_time_t now, int all)
 {
-    ws_conn_t **pp = &loop->graveyard;
+    ws_loop_entry **pp = &loop->graveyard;
     while (*pp) {
-        ws_conn_t *wc = *pp;
-        if (!all && now - wc->adopted < WS_HANDOFF_GRACE) {
-            pp = &wc->grave_next;
+        ws_loop_entry *e = *pp;
+        int queued;
+        apr_thread_mutex_lock(loop->mutex);
+        queued = e->scheduled;
+        apr_thread_mutex_unlock(loop->mutex);
+        if (queued || (!all && now - e->adopted < WS_HANDOFF_GRACE)) {
+            pp = &e->grave_next;
             continue;
         }
-        *pp = wc->grave_next;
-        ws_io_destroy(wc);
-        ws_conn_release(wc);          /* the loop's own reference */
+        if (!e->ops->destroy(e)) {
+            pp = &e->grave_next;
+            continue;
+        }
+        *pp = e->grave_next;
     }
 }
 
-/* Under loop->mutex: puts wc on the ready list, for the loop to move its
- * queued frames to the network.  Returns 1 if the list was empty: only
- * then does another thread need to wake the loop. */
-int ws_loop_schedule(ws_conn_t *wc)
+/* Under loop->mutex: puts e on the ready list.  The loop takes the whole
+ * list each time it wakes, so only the push that makes the list non-empty
+ * needs a wakeup, and only from another thread. */
+int ws_loop_schedule_locked(ws_loop_entry *e)
 {
-    ws_loop *loop = wc->loop;
+    ws_loop *loop = e->loop;
     int first = loop->ready_head == NULL;
-    if (wc->scheduled)
+    if (e->scheduled)
         return 0;
-    wc->scheduled = 1;
-    wc->ready_next = NULL;
+    e->scheduled = 1;
+    e->ready_next = NULL;
     if (loop->ready_tail)
-        loop->ready_tail->ready_next = wc;
+        loop->ready_tail->ready_next = e;
     else
-        loop->ready_head = wc;
-    loop->ready_tail = wc;
-    return first;
+        loop->ready_head = e;
+    loop->ready_tail = e;
+    return first && !ws_loop_is_owner(loop);
 }
 
-/* Runs every connection that was ready when we started.  The list is
- * detached under the lock but each entry keeps its `scheduled` flag until
- * its turn, so another thread's ws_send meanwhile finds it scheduled and
+void ws_loop_schedule(ws_loop_entry *e)
+{
+    int wake;
+    apr_thread_mutex_lock(e->loop->mutex);
+    wake = ws_loop_schedule_locked(e);
+    apr_thread_mutex_unlock(e->loop->mutex);
+    if (wake)
+        ws_loop_wakeup(e->loop);
+}
+
+/* Runs every entry that was ready when we started.  The list is detached
+ * under the lock but each entry keeps its `scheduled` flag until its
+ * turn, so another thread's ws_send meanwhile finds it scheduled and
  * leaves its links alone (re-linking it would cut this walk short and
  * strand the rest of the list).  The flag is cleared, under the lock,
  * just before the entry runs: whatever is queued after that point
  * schedules it afresh on the new list, with a wakeup. */
 static void run_ready(ws_loop *loop)
 {
-    ws_conn_t *wc, *next;
+    ws_loop_entry *e, *next;
 
     apr_thread_mutex_lock(loop->mutex);
-    wc = loop->ready_head;
+    e = loop->ready_head;
     loop->ready_head = loop->ready_tail = NULL;
     apr_thread_mutex_unlock(loop->mutex);
 
-    for (; wc; wc = next) {
+    for (; e; e = next) {
         apr_thread_mutex_lock(loop->mutex);
-        next = wc->ready_next;
-        wc->ready_next = NULL;
-        wc->scheduled = 0;
+        next = e->ready_next;
+        e->ready_next = NULL;
+        e->scheduled = 0;
         apr_thread_mutex_unlock(loop->mutex);
-        if (wc->state != WS_ST_FINISHED)
-            ws_conn_on_scheduled(wc);
+        if (!e->forgotten)
+            e->ops->proceed(e, WS_EV_WAKE);
     }
 }
 
 /* --- hand-off from the MPM's worker -------------------------------------- */
 
-/* One wakeup per batch: the loop takes the whole list each time it wakes,
- * so a push onto a non-empty list is already covered by a wakeup. */
-void ws_loop_handoff(ws_loop *loop, ws_conn_t *wc)
+void ws_loop_handoff(ws_loop *loop, ws_loop_entry *e)
 {
     int first;
+    e->loop = loop;
     apr_thread_mutex_lock(loop->mutex);
     first = loop->incoming == NULL;
-    wc->ready_next = loop->incoming;
-    loop->incoming = wc;
+    e->ready_next = loop->incoming;
+    loop->incoming = e;
     apr_thread_mutex_unlock(loop->mutex);
     if (first)
         ws_loop_wakeup(loop);
 }
 
-static void adopt(ws_loop *loop, ws_conn_t *wc)
+static void adopt(ws_loop *loop, ws_loop_entry *e)
 {
-    wc->adopted = apr_time_now();
-    link_conn(loop, wc);
+    e->loop = loop;
+    e->adopted = apr_time_now();
+    link_entry(loop, e);
     if (loop->async) {
-        wc->settle_next = loop->settling;
-        loop->settling = wc;
+        e->settle_next = loop->settling;
+        loop->settling = e;
     }
-    ws_conn_adopt(wc);
-    if (loop->stopping && wc->state != WS_ST_FINISHED)
-        ws_conn_going_away(wc);
+    e->ops->proceed(e, WS_EV_ADOPT | (loop->stopping ? WS_EV_STOP : 0));
 }
 
 static void take_incoming(ws_loop *loop)
 {
-    ws_conn_t *wc, *next, *rev = NULL;
+    ws_loop_entry *e, *next, *rev = NULL;
 
     apr_thread_mutex_lock(loop->mutex);
-    wc = loop->incoming;
+    e = loop->incoming;
     loop->incoming = NULL;
     apr_thread_mutex_unlock(loop->mutex);
-    for (; wc; wc = next) {          /* restore hand-off order */
-        next = wc->ready_next;
-        wc->ready_next = rev;
-        rev = wc;
+    for (; e; e = next) {            /* restore hand-off order */
+        next = e->ready_next;
+        e->ready_next = rev;
+        rev = e;
     }
-    for (wc = rev; wc; wc = next) {
-        next = wc->ready_next;
-        wc->ready_next = NULL;
-        adopt(loop, wc);
+    for (e = rev; e; e = next) {
+        next = e->ready_next;
+        e->ready_next = NULL;
+        adopt(loop, e);
     }
 }
 
 /* --- the loop itself ------------------------------------------------------ */
 
-static void dispatch(ws_conn_t *wc, apr_int16_t events)
+static unsigned poll_events(apr_int16_t rtnevents)
 {
-    if (events & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
-        ws_conn_on_readable(wc);
-    if ((events & APR_POLLOUT) && wc->state != WS_ST_FINISHED)
-        ws_conn_on_writable(wc);
+    unsigned ev = 0;
+    if (rtnevents & (APR_POLLIN | APR_POLLHUP | APR_POLLERR))
+        ev |= WS_EV_READABLE;
+    if (rtnevents & APR_POLLOUT)
+        ev |= WS_EV_WRITABLE;
+    return ev;
 }
 
-static void going_away_all(ws_loop *loop)
+/* Sends every entry one event; each may forget itself meanwhile. */
+static void tell_all(ws_loop *loop, unsigned ev)
 {
-    ws_conn_t *wc, *next;
-    for (wc = loop->all; wc; wc = next) {
-        next = wc->all_next;
-        ws_conn_going_away(wc);
+    ws_loop_entry *e, *next;
+    for (e = loop->all; e; e = next) {
+        next = e->all_next;
+        e->ops->proceed(e, ev);
     }
-    loop->stop_done = 1;
 }
 
 /* prefork announces a graceful stop only by a signal (which interrupts
@@ -382,8 +414,11 @@ static void iterate(ws_loop *loop)
 
     rv = apr_pollset_poll(loop->pollset, next_timeout(loop, now), &n, &fds);
     if (rv == APR_SUCCESS) {
-        for (i = 0; i < n; i++)
-            dispatch(fds[i].client_data, fds[i].rtnevents);
+        for (i = 0; i < n; i++) {
+            ws_loop_entry *e = fds[i].client_data;
+            if (!e->forgotten)
+                e->ops->proceed(e, poll_events(fds[i].rtnevents));
+        }
     }
     else if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf, WSLOGNO(00202)
@@ -392,22 +427,18 @@ static void iterate(ws_loop *loop)
     take_incoming(loop);
     if (!loop->async && !loop->stopping && mpm_is_stopping())
         loop->stopping = 1;
-    if (loop->stopping && !loop->stop_done)
-        going_away_all(loop);
+    if (loop->stopping && !loop->stop_done) {
+        loop->stop_done = 1;
+        tell_all(loop, WS_EV_STOP);
+    }
     run_timers(loop, apr_time_now());
-    /* Last, so that whatever the steps above queued goes out before the
+    /* Last, so that whatever the steps above scheduled runs before the
      * next poll. */
     run_ready(loop);
     if (loop->async) {
-        settle_requests(loop, apr_time_now());
+        settle_entries(loop, apr_time_now());
         reap_graveyard(loop, apr_time_now(), 0);
     }
-}
-
-static void abort_all(ws_loop *loop)
-{
-    while (loop->all)
-        ws_conn_abort(loop->all);
 }
 
 static void *APR_THREAD_FUNC loop_thread_main(apr_thread_t *thd, void *data)
@@ -418,7 +449,7 @@ static void *APR_THREAD_FUNC loop_thread_main(apr_thread_t *thd, void *data)
     while (!loop->exiting)
         iterate(loop);
     take_incoming(loop);
-    abort_all(loop);
+    tell_all(loop, WS_EV_ABORT);
     return NULL;
 }
 
@@ -510,10 +541,10 @@ ws_loop *ws_loop_for_this_thread(void)
     return thread_loop;
 }
 
-void ws_loop_run_inline(ws_loop *loop, ws_conn_t *wc)
+void ws_loop_run_inline(ws_loop *loop, ws_loop_entry *e)
 {
-    adopt(loop, wc);
-    while (wc->state != WS_ST_FINISHED)
+    adopt(loop, e);
+    while (!e->forgotten)
         iterate(loop);
     reap_graveyard(loop, 0, 1);
 }

@@ -178,7 +178,7 @@ static int hand_over(request_rec *r, ws_conn_t *wc)
         ws_conn_release(wc);
         return DONE;
     }
-    ws_loop_run_inline(wc->loop, wc);   /* releases the engine's reference */
+    ws_loop_run_inline(wc->loop, &wc->entry); /* releases the engine's reference */
     return OK;
 }
 

@@ -48,7 +48,8 @@ my @bad = (
             "WebSocketHandler $echo echo\n    $_->[0] $_->[1]",
             [ qr/$_->[0]/, qr/whole number/ ] ] }
         [ 'WebSocketMaxPendingOutput', '0' ], [ 'WebSocketMaxPendingOutput', 'lots' ],
-        [ 'WebSocketPingInterval', '-1' ], [ 'WebSocketIdleTimeout', '5s' ]),
+        [ 'WebSocketPingInterval', '-1' ], [ 'WebSocketIdleTimeout', '5s' ],
+        [ 'WebSocketSendTimeout', '-3' ], [ 'WebSocketSendTimeout', 'soon' ]),
     [ 'WebSocketLogFormat with an unknown directive',
       "WebSocketHandler $echo echo\n    WebSocketLogFormat \"%a %Q\"",
       [ qr/WebSocketLogFormat/, qr/unknown % directive/ ] ],
@@ -102,6 +103,7 @@ for my $case (@bad) {
 my ($rc, $out) = configtest(
     "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize 1024\n"
     . "    WebSocketMaxPendingOutput 65536\n    WebSocketPingInterval 30\n"
-    . "    WebSocketIdleTimeout 300\n    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"");
+    . "    WebSocketIdleTimeout 300\n    WebSocketSendTimeout 20\n"
+    . "    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"");
 ok($rc == 0, "good config: httpd -t passes") or diag("output: $out");
 ok($out =~ /Syntax OK/, 'good config: "Syntax OK"') or diag("output: $out");

@@ -1,0 +1,233 @@
+/*
+ * ws_outbox.c - ws_send() and ws_close() from any thread.
+ *
+ * On the connection's loop thread (a handler callback), a frame goes
+ * straight into the protocol session.  From any other thread it is
+ * serialized in the caller's thread, then appended to the connection's
+ * inbox under loop->mutex, and the connection is scheduled; the loop hands
+ * the inbox to the session at its next step (ws_outbox_drain).  The
+ * WS_EFULL bound is checked against what both hold, counted as memory
+ * (WSP_BUF_COST), not only wire bytes: the session's share is the value it
+ * had at the end of its last step (ws_outbox_publish).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws_internal.h"
+
+static int ws_status(int wsp_send_status)
+{
+    switch (wsp_send_status) {
+    case WSP_SEND_OK:      return WS_OK;
+    case WSP_SEND_EFULL:   return WS_EFULL;
+    case WSP_SEND_ECLOSED: return WS_ECLOSED;
+    case WSP_SEND_ENOMEM:  return WS_ENOMEM;
+    default:               return WS_EINVAL;
+    }
+}
+
+/* Only the loop thread may touch the session, and only once it runs. */
+static int on_loop_thread(const ws_conn_t *wc)
+{
+    return wc->state == WS_ST_OPEN && ws_loop_is_owner(wc->loop);
+}
+
+static void count_sent(ws_conn_t *wc)
+{
+    WS_COUNT(&wc->st, msgs_out, 1);
+    WS_COUNT(ws_stats_mine(), msgs_out, 1);
+}
+
+/* Appends an item (taking it) unless the connection refuses: closed, or
+ * for data, the bound is reached. */
+static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
+{
+    apr_size_t cost = it->frame ? WSP_BUF_COST(it->frame) : 0;
+    int rc = WS_OK, wake = 0;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    if (wc->send_closed)
+        rc = WS_ECLOSED;
+    else if (it->frame && wc->session_cost + wc->inbox_cost >= wc->max_pending) {
+        wc->drain_wanted = 1;
+        rc = WS_EFULL;
+    }
+    else {
+        if (wc->inbox_tail)
+            wc->inbox_tail->next = it;
+        else
+            wc->inbox_head = it;
+        wc->inbox_tail = it;
+        wc->inbox_cost += cost;
+        wc->inbox_bytes += it->frame ? wsp_buf_len(it->frame) : 0;
+        if (!it->frame)
+            wc->send_closed = 1;
+        wake = ws_loop_schedule_locked(&wc->entry);
+    }
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    if (rc != WS_OK) {
+        wsp_buf_unref(it->frame);
+        free(it);
+        return rc;
+    }
+    if (wake)
+        ws_loop_wakeup(wc->loop);
+    return WS_OK;
+}
+
+int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
+                        apr_size_t len)
+{
+    ws_inbox_item *it;
+    int rc;
+
+    if (!wc->loop || wc->state == WS_ST_FINISHED)
+        return WS_ECLOSED;            /* still in the handshake, or over */
+    if (on_loop_thread(wc)) {
+        rc = ws_status(wsp_session_send(&wc->sess, opcode, data, len,
+                                        apr_time_now()));
+        if (rc == WS_OK) {
+            count_sent(wc);
+            if (!wc->in_step)          /* else the step writes it anyway */
+                ws_loop_schedule(&wc->entry);
+        }
+        return rc;
+    }
+    if (!(it = calloc(1, sizeof(*it))))
+        return WS_ENOMEM;
+    if (!(it->frame = wsp_buf_frame(opcode, 1, 0, data, len))) {
+        free(it);
+        return WS_ENOMEM;
+    }
+    rc = inbox_append(wc, it);
+    if (rc == WS_OK)
+        count_sent(wc);
+    return rc;
+}
+
+int ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
+                        apr_size_t reason_len)
+{
+    ws_inbox_item *it;
+
+    if (!wc->loop || wc->state == WS_ST_FINISHED)
+        return WS_ECLOSED;
+    if (on_loop_thread(wc)) {
+        int rc = ws_status(wsp_session_close(&wc->sess, code, reason,
+                                             reason_len, apr_time_now()));
+        if (rc == WS_OK && !wc->in_step)
+            ws_loop_schedule(&wc->entry);
+        return rc;
+    }
+    if (!(it = calloc(1, sizeof(*it))))
+        return WS_ENOMEM;
+    it->close_code = code;
+    it->reason_len = reason_len < sizeof(it->reason) ? reason_len
+                                                     : sizeof(it->reason);
+    memcpy(it->reason, reason, it->reason_len);
+    return inbox_append(wc, it);
+}
+
+/* Loop thread: hands the inbox to the session, in order.  A frame the
+ * session refuses for now (its own bound, reached meanwhile by sends from
+ * the loop thread) stays, with everything after it, for the next step:
+ * a send that returned WS_OK is never dropped while the WebSocket is
+ * open. */
+void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
+{
+    ws_inbox_item *it, *next;
+    apr_size_t cost = 0, bytes = 0;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    it = wc->inbox_head;
+    wc->inbox_head = wc->inbox_tail = NULL;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    for (; it; it = next) {
+        next = it->next;
+        if (it->frame) {
+            if (wsp_session_send_buf(&wc->sess, it->frame, now) == WSP_SEND_EFULL)
+                break;
+            cost += WSP_BUF_COST(it->frame);
+            bytes += wsp_buf_len(it->frame);
+            wsp_buf_unref(it->frame);  /* the session holds its own */
+        }
+        else {
+            wsp_session_close(&wc->sess, it->close_code, it->reason,
+                              it->reason_len, now);
+        }
+        free(it);
+    }
+    apr_thread_mutex_lock(wc->loop->mutex);
+    if (it) {                          /* put the rest back in front */
+        ws_inbox_item *last = it;
+        while (last->next)
+            last = last->next;
+        last->next = wc->inbox_head;
+        if (!wc->inbox_head)
+            wc->inbox_tail = last;
+        wc->inbox_head = it;
+    }
+    wc->inbox_cost -= cost;
+    wc->inbox_bytes -= bytes;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+}
+
+/* Loop thread, after each step: what other threads check their sends
+ * against.  Once the session is past OPEN, every further send is
+ * refused. */
+void ws_outbox_publish(ws_conn_t *wc)
+{
+    apr_size_t cost = wsp_session_queued_cost(&wc->sess);
+    apr_size_t bytes = wsp_session_queued_bytes(&wc->sess)
+                       + wsp_session_unwritten(&wc->sess);
+    int open = wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    wc->session_cost = cost;
+    wc->session_bytes = bytes;
+    if (!open)
+        wc->send_closed = 1;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+}
+
+/* 1 (once) if a sender got WS_EFULL and the queue is now below half. */
+int ws_outbox_take_drain_wanted(ws_conn_t *wc)
+{
+    int take;
+    apr_thread_mutex_lock(wc->loop->mutex);
+    take = wc->drain_wanted
+           && wc->session_cost + wc->inbox_cost < wc->max_pending / 2;
+    if (take)
+        wc->drain_wanted = 0;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    return take;
+}
+
+/* Wire bytes not yet written: the session's (exact on the loop thread,
+ * as of its last step elsewhere) and the inbox's. */
+apr_size_t ws_conn_buffered(ws_conn_t *wc)
+{
+    apr_size_t n, mine = 0;
+    int here;
+    if (!wc->loop)
+        return 0;
+    if ((here = on_loop_thread(wc)))
+        mine = wsp_session_queued_bytes(&wc->sess)
+               + wsp_session_unwritten(&wc->sess);
+    apr_thread_mutex_lock(wc->loop->mutex);
+    n = (here ? mine : wc->session_bytes) + wc->inbox_bytes;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    return n;
+}
+
+/* The last reference is gone: nobody else can reach the inbox. */
+void ws_outbox_free(ws_conn_t *wc)
+{
+    ws_inbox_item *it, *next;
+    for (it = wc->inbox_head; it; it = next) {
+        next = it->next;
+        wsp_buf_unref(it->frame);
+        free(it);
+    }
+    wc->inbox_head = wc->inbox_tail = NULL;
+}
