@@ -2,9 +2,12 @@
 # server module for Apache httpd 2.4 (Debian's apache2-bin + apxs).
 #
 #   make [build]          build/mod_websocket.so + handler objects (apxs -c)
-#   make run              private httpd in the foreground on :9998
-#   make start [PORT=n]   the same in the background (returns once it listens)
+#   make run              private httpd in the foreground: http/ws on :9998,
+#                         https/wss (and HTTP/2) on :9443
+#   make start [PORT=n] [TLS_PORT=m]
+#                         the same in the background (returns once it listens)
 #   make stop  [PORT=n]   stop it
+#   make tls-cert         build/tls/server.{crt,key}: self-signed, localhost
 #   make test             unit tests, fuzz replay, Apache::Test suite under
 #                         mpm_event and again under mpm_prefork
 #   make test SANITIZE=1  the same with ASan/UBSan builds
@@ -49,6 +52,10 @@ PORT        ?= 9998
 # Listen address of `make run/start`: all interfaces like the tutorial's
 # standalone server; e.g. LISTEN=127.0.0.1:9998 to keep it local.
 LISTEN      ?= $(PORT)
+# https:// and wss:// (HTTP/1.1 and HTTP/2, ALPN) of `make run/start`, on
+# the self-signed certificate below.  TLS_LISTEN like LISTEN.
+TLS_PORT    ?= 9443
+TLS_LISTEN  ?= $(TLS_PORT)
 # Children of the private server run as an unprivileged user.
 RUN_USER    ?= $(shell id -u www-data >/dev/null 2>&1 && echo www-data || echo nobody)
 RUN_GROUP   ?= $(shell id -gn $(RUN_USER) 2>/dev/null || echo nogroup)
@@ -121,7 +128,7 @@ $(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@.tmp && mv -f $@.tmp $@
 endef
 
 # ---------------------------------------------------------------- build
-.PHONY: all build deps run start stop test install clean bench FORCE \
+.PHONY: all build deps run start stop test install clean bench FORCE tls-cert \
         run-nodeps start-nodeps test-nodeps bench-nodeps
 
 all: build
@@ -154,6 +161,38 @@ deps:
 run start test bench: deps
 	@$(MAKE) --no-print-directory $@-nodeps
 
+# ---------------------------------------------------------------- TLS certificate
+# One self-signed certificate for every TLS listener the project starts
+# (`make run/start` and the Apache::Test suite's TLS vhost): CN=localhost
+# with subjectAltName DNS:localhost and IP:127.0.0.1, because clients match
+# the SAN, not the CN, and tests connect to 127.0.0.1 while browsers use
+# localhost.  Nothing trusts it: clients skip verification (see README).
+# EC P-256 rather than RSA: the suites open thousands of connections and
+# ECDSA handshakes are several times cheaper for the server.  Only the root
+# parent of httpd reads the key (before it forks), hence mode 0600.  Made
+# once; `make clean` (or deleting build/tls) makes a new one.
+TLS_DIR     := $(BUILD)/tls
+TLS_CRT     := $(TLS_DIR)/server.crt
+TLS_KEY     := $(TLS_DIR)/server.key
+TLS_DAYS    ?= 3650
+
+tls-cert: $(TLS_CRT)
+
+# Written under temporary names and renamed in one go: an interrupted
+# openssl never leaves a key without its certificate (or a half file).
+$(TLS_CRT):
+	@echo "  OPENSSL build/tls/server.crt  (self-signed, CN=localhost)"
+	@mkdir -p $(TLS_DIR)
+	$(Q)umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -sha256 -days $(TLS_DAYS) -subj /CN=localhost \
+	    -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+	    -addext 'basicConstraints=critical,CA:FALSE' \
+	    -addext 'extendedKeyUsage=serverAuth' \
+	    -keyout $(TLS_KEY).new -out $(TLS_CRT).new >$(TLS_DIR)/openssl.log 2>&1 \
+	    || { cat $(TLS_DIR)/openssl.log >&2; rm -f $(TLS_KEY).new $(TLS_CRT).new; exit 1; }
+	@chmod 0600 $(TLS_KEY).new && chmod 0644 $(TLS_CRT).new
+	@mv -f $(TLS_KEY).new $(TLS_KEY) && mv -f $(TLS_CRT).new $@
+
 # ---------------------------------------------------------------- private server
 # build/run-$(PORT)/ is the ServerRoot (conf/, logs/, pid); the page is
 # served from a world-readable staging copy because the children run as
@@ -180,6 +219,8 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 	@install -d -m 0755 $(RUN_HTDOCS)
 	@install -m 0644 htdocs/index.html $(RUN_HTDOCS)/index.html
 	@sed -e 's|@PORT@|$(PORT)|g' -e 's|@LISTEN@|$(LISTEN)|g' \
+	     -e 's|@TLS_PORT@|$(TLS_PORT)|g' -e 's|@TLS_LISTEN@|$(TLS_LISTEN)|g' \
+	     -e 's|@TLS_CRT@|$(TLS_CRT)|g' -e 's|@TLS_KEY@|$(TLS_KEY)|g' \
 	     -e 's|@SERVER_ROOT@|$(RUN_DIR)|g' -e 's|@MODULE_DIR@|$(MODULE_DIR)|g' \
 	     -e 's|@BUILD_DIR@|$(BUILD)|g' -e 's|@HTDOCS@|$(RUN_HTDOCS)|g' \
 	     -e 's|@RUN_USER@|$(RUN_USER)|g' -e 's|@RUN_GROUP@|$(RUN_GROUP)|g' \
@@ -191,18 +232,21 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 # limits.conf & co.); falls back to the hard limit if 65536 is refused.
 RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)" || true
 
-run-nodeps: build $(RUN_CONF)
-	@echo "Serving http://localhost:$(PORT)/  and  ws://localhost:$(PORT)/echo  (Ctrl-C stops)"
+run-nodeps: build $(TLS_CRT) $(RUN_CONF)
+	@echo "Serving http://localhost:$(PORT)/  and  ws://localhost:$(PORT)/echo"
+	@echo "    and https://localhost:$(TLS_PORT)/  and  wss://localhost:$(TLS_PORT)/echo  (self-signed; Ctrl-C stops)"
 	@echo "Logs: $(RUN_DIR)/logs/"
 	$(RAISE_NOFILE); exec $(RUN_HTTPD) -f $(RUN_CONF) -DFOREGROUND
 
-# Returns only once the port accepts TCP (bounded: START_WAIT tenths of s).
+# Returns only once both ports accept TCP (bounded: START_WAIT tenths of s).
 START_WAIT ?= 100
-start-nodeps: build $(RUN_CONF)
+start-nodeps: build $(TLS_CRT) $(RUN_CONF)
 	@if [ -f $(RUN_PID) ] && kill -0 "$$(cat $(RUN_PID))" 2>/dev/null; then \
 	    echo "already running (pid $$(cat $(RUN_PID))) on port $(PORT)"; exit 0; fi; \
-	if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
-	    echo "error: port $(PORT) is already in use by another process" >&2; exit 1; fi; \
+	for p in $(PORT) $(TLS_PORT); do \
+	    if (exec 3<>/dev/tcp/127.0.0.1/$$p) 2>/dev/null; then \
+	        echo "error: port $$p is already in use by another process" >&2; exit 1; fi; \
+	done; \
 	rm -f $(RUN_PID); \
 	$(RAISE_NOFILE); \
 	$(RUN_HTTPD) -f $(RUN_CONF) -k start || { \
@@ -210,12 +254,14 @@ start-nodeps: build $(RUN_CONF)
 	    tail -n 30 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; exit 1; }; \
 	for i in $$(seq $(START_WAIT)); do \
 	    if [ -f $(RUN_PID) ] && kill -0 "$$(cat $(RUN_PID))" 2>/dev/null && \
-	       (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
+	       (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null && \
+	       (exec 3<>/dev/tcp/127.0.0.1/$(TLS_PORT)) 2>/dev/null; then \
 	        echo "started (pid $$(cat $(RUN_PID))): http://localhost:$(PORT)/ ws://localhost:$(PORT)/echo"; \
+	        echo "    https://localhost:$(TLS_PORT)/ wss://localhost:$(TLS_PORT)/echo (self-signed)"; \
 	        exit 0; fi; \
 	    sleep 0.1; \
 	done; \
-	echo "error: httpd did not accept connections on port $(PORT) within $$(( $(START_WAIT) / 10 )) s" >&2; \
+	echo "error: httpd did not accept connections on ports $(PORT) and $(TLS_PORT) within $$(( $(START_WAIT) / 10 )) s" >&2; \
 	echo "--- $(RUN_DIR)/logs/error_log (tail):" >&2; \
 	tail -n 30 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; \
 	exit 1
@@ -250,10 +296,10 @@ t/TEST: t/TEST.PL
 # scripts/run-tests.sh runs, in order and each bounded in time: unit-test,
 # fuzz-replay, the Apache::Test suite under mpm_event, then again (after
 # -clean) under mpm_prefork; prints each runner's summary and fails if any
-# failed.  It raises `ulimit -n` for the suite (an idle-scale test holds
+# failed.  The suite's TLS vhost uses the certificate of tls-cert.  It raises `ulimit -n` for the suite (an idle-scale test holds
 # 2,000 WebSockets) and handles SANITIZE=1 (ASan logs fail the run).
 # (No $(MAKE) on this line: make would run it even under `make -n`.)
-test-nodeps: build $(TEST_SO) t/TEST
+test-nodeps: build $(TEST_SO) $(TLS_CRT) t/TEST
 	@SANITIZE='$(filter 1,$(SANITIZE))' scripts/run-tests.sh
 
 bench-nodeps: build

@@ -18,8 +18,12 @@ cd "$(dirname "$0")/.."
 # Required packages: build (gcc make pkg-config apxs, zlib), unit tests
 # (cmocka), the Apache::Test suite (libapache2-mod-perl2 brings Apache::Test
 # and libwww-perl), the Python client tests (/usr/bin/python3 +
-# python3-websockets), the browser test (chromium).  Perl modules beyond
-# these are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).
+# python3-websockets), the browser test (chromium).  TLS and HTTP/2: openssl
+# (the build generates a self-signed certificate for https/wss), the raw
+# test client's TLS mode (libio-socket-ssl-perl, which pulls in
+# libnet-ssleay-perl) and the HTTP/2 WebSocket client (python3-h2, which
+# pulls in python3-hpack and python3-hyperframe).  Perl modules beyond these
+# are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).
 required=(
     gcc make pkg-config
     apache2-bin apache2-dev
@@ -27,6 +31,7 @@ required=(
     libcmocka-dev zlib1g-dev
     python3 python3-websockets
     chromium fonts-liberation
+    openssl libio-socket-ssl-perl python3-h2
 )
 # Extra packages a caller needs on top (e.g. bench/deps.sh).
 required+=("$@")

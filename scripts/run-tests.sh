@@ -7,6 +7,9 @@
 #   1. make unit-test      protocol core, cmocka          (mk/core.mk)
 #   2. make fuzz-replay    the fuzz corpora, replayed     (mk/core.mk)
 #   3. t/TEST              Apache::Test suite, mpm_event
+#   3b. t/TEST t/protocol  the protocol tests again over wss:// (WS_TEST_TLS=1:
+#                          WSClient talks TLS to the suite's websocket_tls
+#                          vhost), same server configuration as 3
 #   4. t/TEST              the same suite, mpm_prefork (after t/TEST -clean)
 # Each runner is bounded in time (a hang fails, it does not stall CI), its
 # output is kept in build/test-logs/, and its summary is printed at the end.
@@ -14,7 +17,8 @@
 # sanitizer report appeared).
 #
 # Environment: MAKE, SANITIZE (from the Makefile); UNIT_TIMEOUT,
-# SUITE_TIMEOUT (seconds); WS_TEST_PORT (Apache::Test port, default 8529).
+# SUITE_TIMEOUT, TLS_SUITE_TIMEOUT (seconds); WS_TEST_PORT (Apache::Test
+# port, default 8529; the TLS vhost gets the next free one).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -24,6 +28,12 @@ SANITIZE=${SANITIZE:-}
 [ "$SANITIZE" = 1 ] || SANITIZE=
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-600}
 SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
+# The wss:// run is t/protocol only (~80 s when healthy); its own, shorter
+# bound keeps a TLS data path that stalls (every read waiting out its 10 s
+# deadline) from holding make test for SUITE_TIMEOUT.
+TLS_SUITE_TIMEOUT=${TLS_SUITE_TIMEOUT:-300}
+# The transport is chosen here, step by step, not by the caller's shell.
+unset WS_TEST_TLS
 LOGS=build/test-logs
 
 rm -rf "$LOGS"
@@ -91,19 +101,28 @@ for target in unit-test fuzz-replay; do
     record "$target" "$RC" "$summary" "$passed" "$failed"
 done
 
-# ---- 3+4: the Apache::Test suite under each MPM, each from a clean config
-for mpm in event prefork; do
-    name="apache-test-$mpm"
-    t/TEST -clean >/dev/null 2>&1 </dev/null || true
-    export WS_TEST_MPM=$mpm
-    step "$name" "$SUITE_TIMEOUT" t/TEST
+# suite NAME TIMEOUT CMD...: one Apache::Test run (t/TEST ...), recorded
+# as NAME (its counts) and NAME-crashes (httpd children that died).
+suite() {
+    local name=$1 limit=$2; shift 2
+    # t/TEST only truncates its logs on -clean: a run without it (the wss://
+    # one) appends.  Keep, and count crashes in, only this run's part.
+    local f base from
+    declare -A offset=()
+    for f in t/logs/error_log t/logs/access_log t/logs/tls_access_log; do
+        offset[$f]=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    done
+    step "$name" "$limit" "$@"
     # If it was killed, its server is still up (httpd detaches): stop it.
     if [ "$RC" -eq 124 ] || [ "$RC" -eq 137 ]; then
         timeout 60 t/TEST -stop-httpd </dev/null >/dev/null 2>&1 || true
     fi
     # Keep the server's logs: the next -clean removes them.
-    for f in t/logs/error_log t/logs/access_log; do
-        [ -f "$f" ] && cp "$f" "$LOGS/$name.$(basename "$f")"
+    for f in t/logs/error_log t/logs/access_log t/logs/tls_access_log; do
+        [ -f "$f" ] || continue
+        from=${offset[$f]}
+        [ "$(stat -c %s "$f")" -ge "$from" ] || from=0
+        tail -c +$((from + 1)) "$f" > "$LOGS/$name.$(basename "$f")"
     done
     log="$LOGS/$name.log"
     # Test::Harness: "Files=N, Tests=M, ..." then "Result: PASS|FAIL";
@@ -126,6 +145,20 @@ for mpm in event prefork; do
         record "$name-crashes" 1 "$crashes httpd child crash(es), see $LOGS/$name.error_log" 0 1
     else
         record "$name-crashes" 0 "no httpd child crashed" 0 0
+    fi
+}
+
+# ---- 3+4: the Apache::Test suite under each MPM, each from a clean config
+for mpm in event prefork; do
+    t/TEST -clean >/dev/null 2>&1 </dev/null || true
+    export WS_TEST_MPM=$mpm
+    suite "apache-test-$mpm" "$SUITE_TIMEOUT" t/TEST
+    # ---- 3b: t/protocol over wss:// against the same configuration (no
+    # -clean: same MPM, same vhosts).  Every protocol test runs unchanged,
+    # with WSClient in its TLS mode; t/interop/*.t and t/ops are not rerun
+    # (the interop clients cover wss:// and h2 in their own subtests).
+    if [ "$mpm" = event ]; then
+        suite "apache-test-$mpm-tls" "$TLS_SUITE_TIMEOUT" env WS_TEST_TLS=1 t/TEST t/protocol
     fi
 done
 t/TEST -clean >/dev/null 2>&1 </dev/null || true
@@ -153,7 +186,7 @@ echo
 echo "======== make test${SANITIZE:+ SANITIZE=$SANITIZE} summary (logs: $LOGS/)"
 rc=0
 for i in "${!names[@]}"; do
-    printf '%-22s %s  %s\n' "${names[$i]}" "${statuses[$i]}" "${summaries[$i]}"
+    printf '%-30s %s  %s\n' "${names[$i]}" "${statuses[$i]}" "${summaries[$i]}"
     [ "${statuses[$i]}" = PASS ] || rc=1
 done
 echo "Summary: $total_passed passed, $total_failed failed"

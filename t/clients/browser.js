@@ -2,7 +2,16 @@
 // Browser interop: Debian's headless Chromium (/usr/bin/chromium) driven by
 // npm puppeteer-core (22.x, downloads no browser) against mod_websocket.
 //
-// Usage: node t/clients/browser.js --port PORT [--host 127.0.0.1] [--chromium PATH]
+// Usage: node t/clients/browser.js --port PORT [--host 127.0.0.1] [--chromium PATH] [--tls]
+//
+// --tls: https:// and wss:// on the TLS vhost's port, the certificate errors
+// of the build's self-signed certificate ignored (--ignore-certificate-errors).
+// Chromium negotiates h2 by ALPN, loads the page over HTTP/2 and, since the
+// server announces SETTINGS_ENABLE_CONNECT_PROTOCOL, opens the page's
+// WebSockets as extended CONNECT streams on that connection (RFC 8441); the
+// handshake the CDP reports is then a 200, not a 101.  A {"transport": ...}
+// line reports what CDP saw (the page's protocol, each handshake's status);
+// t/interop/browser.t checks the server's access log for the proof.
 //
 // 1. Tutorial page: load http://HOST:PORT/, click #run ("Run WebSocket"),
 //    wait for #output to show "Received: Message to send" and the close report,
@@ -25,14 +34,15 @@ const WATCHDOG_MS = 100000;
 const STEP_TIMEOUT = 15000;
 
 function parseArgs(argv) {
-  const out = { host: '127.0.0.1', port: null, chromium: '/usr/bin/chromium' };
+  const out = { host: '127.0.0.1', port: null, chromium: '/usr/bin/chromium', tls: false };
   for (let i = 2; i < argv.length; i++) {
     if (argv[i] === '--host') out.host = argv[++i];
+    else if (argv[i] === '--tls') out.tls = true;
     else if (argv[i] === '--port') out.port = parseInt(argv[++i], 10);
     else if (argv[i] === '--chromium') out.chromium = argv[++i];
     else { process.stderr.write(`unknown argument ${argv[i]}\n`); process.exit(2); }
   }
-  if (!out.port) { process.stderr.write('usage: browser.js --port PORT [--host H] [--chromium PATH]\n'); process.exit(2); }
+  if (!out.port) { process.stderr.write('usage: browser.js --port PORT [--host H] [--chromium PATH] [--tls]\n'); process.exit(2); }
   return out;
 }
 
@@ -145,8 +155,11 @@ async function pageScenario(base, stepMs) {
 
 async function main() {
   const args = parseArgs(process.argv);
-  const origin = `http://${args.host}:${args.port}`;
-  const wsBase = `ws://${args.host}:${args.port}`;
+  const origin = `${args.tls ? 'https' : 'http'}://${args.host}:${args.port}`;
+  const wsBase = `${args.tls ? 'wss' : 'ws'}://${args.host}:${args.port}`;
+  // The opening handshake's status as the browser reports it: 101 for the
+  // HTTP/1.1 Upgrade; over HTTP/2 (extended CONNECT) the server answers 200.
+  const handshakeOk = (st) => st === 101 || (args.tls && st === 200);
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mod-websocket-chromium-'));
   let browser = null;
 
@@ -165,7 +178,10 @@ async function main() {
       userDataDir,
       timeout: 30000,
       protocolTimeout: 30000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      // The build's certificate is self-signed: nothing trusts it.
+      ignoreHTTPSErrors: args.tls,
+      args: [...(args.tls ? ['--ignore-certificate-errors'] : []),
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
         '--disable-dev-shm-usage', `--user-data-dir=${userDataDir}`],
     });
@@ -188,6 +204,11 @@ async function main() {
     cdp.on('Network.webSocketFrameReceived', (e) => { sock(e.requestId).received.push(e.response); });
     cdp.on('Network.webSocketFrameError', (e) => { sock(e.requestId).errors.push(e.errorMessage); });
     cdp.on('Network.webSocketClosed', (e) => { sock(e.requestId).closed = true; });
+    // The protocol of each HTTP response ("h2", "http/1.1"), for the page.
+    const responseProtocols = {};
+    cdp.on('Network.responseReceived', (e) => {
+      if (e.response && e.response.url) responseProtocols[e.response.url] = e.response.protocol;
+    });
     await cdp.send('Network.enable');
     const socketsFor = (suffix) => [...sockets.values()].filter((s) => s.url && s.url.endsWith(suffix));
     const header = (h, name) => {
@@ -249,7 +270,7 @@ async function main() {
       }
       expect(s, `CDP saw no WebSocket to ${wsBase}/echo (saw ${j([...sockets.values()].map((x) => x.url))})`);
       expect(s.url === `${wsBase}/echo`, `WebSocket URL ${j(s.url)}`);
-      expect(s.handshake && s.handshake.status === 101, `handshake response status ${s.handshake && s.handshake.status}`);
+      expect(s.handshake && handshakeOk(s.handshake.status), `handshake response status ${s.handshake && s.handshake.status}`);
       const sentText = s.sent.filter((f) => f.opcode === 1).map((f) => f.payloadData);
       const recvText = s.received.filter((f) => f.opcode === 1).map((f) => f.payloadData);
       expect(j(sentText) === j(['Message to send']), `frames sent (text): ${j(sentText)}`);
@@ -257,7 +278,7 @@ async function main() {
       expect(j(recvText) === j(['Message to send']), `unexpected extra text frames received: ${j(recvText)}`);
       expect(s.errors.length === 0, `CDP frame errors: ${j(s.errors)}`);
       expect(s.closed, 'CDP did not report the WebSocket closed');
-      return `sent ${j(sentText)}, received ${j(recvText)}, closed`;
+      return `handshake ${s.handshake.status}, sent ${j(sentText)}, received ${j(recvText)}, closed`;
     });
 
     let scen = null;
@@ -306,6 +327,12 @@ async function main() {
       expect(c.wasClean === true, 'CloseEvent.wasClean is false');
       return `code ${c.code} reason ${j(c.reason)} wasClean ${c.wasClean}`;
     });
+    // What the browser itself says about the transport (informational; the
+    // .t checks the server's side).
+    process.stdout.write(JSON.stringify({ transport: {
+      page: responseProtocols[`${origin}/`] || null,
+      handshakes: [...sockets.values()].map((x) => ({ url: x.url, status: x.handshake && x.handshake.status })),
+    } }) + '\n');
   } catch (e) {
     report('browser_session', false, `browser session failed: ${e && e.stack ? e.stack.split('\n')[0] : e}`);
   } finally {

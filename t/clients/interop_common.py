@@ -84,4 +84,19 @@ def base_args(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--tls", action="store_true",
+                   help="wss:// (the port is then the TLS vhost's; no certificate "
+                        "verification, SNI localhost)")
     return p
+
+
+def client_tls_context(alpn=None):
+    """A TLS client context for the build's self-signed certificate: no
+    verification (nothing trusts it), optionally with ALPN protocols."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx

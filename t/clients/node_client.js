@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Interop client: npm `ws` (8.x, Node 20) against mod_websocket.
 //
-// Usage: node t/clients/node_client.js --port PORT [--host 127.0.0.1]
+// Usage: node t/clients/node_client.js --port PORT [--host 127.0.0.1] [--tls]
+//
+// --tls: wss:// to the TLS vhost's port, without certificate verification
+// (the build's certificate is self-signed), SNI localhost.  ws speaks
+// HTTP/1.1 only: the Upgrade handshake over TLS.
 //
 // Locations used (see t/conf/extra.conf.in): /echo, /test, /small.
 // Prints one JSON object per line on stdout:
@@ -18,15 +22,19 @@ const CHECK_TIMEOUT = 30000;
 const PROMPT_CLOSE = 3000; // ms: closing handshake + TCP close must be this quick
 
 function parseArgs(argv) {
-  const out = { host: '127.0.0.1', port: null };
+  const out = { host: '127.0.0.1', port: null, tls: false };
   for (let i = 2; i < argv.length; i++) {
     if (argv[i] === '--host') out.host = argv[++i];
+    else if (argv[i] === '--tls') out.tls = true;
     else if (argv[i] === '--port') out.port = parseInt(argv[++i], 10);
     else { process.stderr.write(`unknown argument ${argv[i]}\n`); process.exit(2); }
   }
-  if (!out.port) { process.stderr.write('usage: node_client.js --port PORT [--host H]\n'); process.exit(2); }
+  if (!out.port) { process.stderr.write('usage: node_client.js --port PORT [--host H] [--tls]\n'); process.exit(2); }
   return out;
 }
+
+// wss:// options (main() sets them for --tls): no verification, SNI localhost.
+let TLS_OPTIONS = {};
 
 class CheckFailed extends Error {}
 function expect(cond, msg) { if (!cond) throw new CheckFailed(msg); }
@@ -55,7 +63,7 @@ class Conn {
     this.events = [];
     this.waiters = [];
     this.upgradeHeaders = null;
-    this.ws = new WebSocket(url, protocols, { handshakeTimeout: OPEN_TIMEOUT, ...options });
+    this.ws = new WebSocket(url, protocols, { handshakeTimeout: OPEN_TIMEOUT, ...TLS_OPTIONS, ...options });
     this.ws.on('upgrade', (res) => { this.upgradeHeaders = res.headers; this.upgradeStatus = res.statusCode; });
     this.ws.on('message', (data, isBinary) => this.push({ type: 'message', data, isBinary }));
     this.ws.on('pong', (data) => this.push({ type: 'pong', data }));
@@ -146,7 +154,8 @@ function seededBytes(n, seed) {
 
 async function main() {
   const args = parseArgs(process.argv);
-  const base = `ws://${args.host}:${args.port}`;
+  if (args.tls) TLS_OPTIONS = { rejectUnauthorized: false, servername: 'localhost' };
+  const base = `${args.tls ? 'wss' : 'ws'}://${args.host}:${args.port}`;
   let passed = 0, failed = 0;
   const report = (check, ok, detail, elapsed) => {
     if (ok) passed++; else failed++;

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Interop client: Debian's python3-websockets (10.4, asyncio) against mod_websocket.
 
-Usage: /usr/bin/python3 t/clients/py_client.py --port PORT [--host 127.0.0.1]
+Usage: /usr/bin/python3 t/clients/py_client.py --port PORT [--host 127.0.0.1] [--tls]
+
+--tls: wss:// to the TLS vhost's port (no certificate verification: the
+build's certificate is self-signed; SNI localhost).  websockets speaks
+HTTP/1.1 only, so that is the Upgrade handshake over TLS.
 
 Locations used (see t/conf/extra.conf.in): /echo, /test, /small.
 Prints one JSON result per check (see interop_common.py); exit 0 iff all passed.
@@ -15,7 +19,8 @@ import time
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from interop_common import CheckFailed, Results, base_args, expect, short
+from interop_common import (CheckFailed, Results, base_args, client_tls_context,
+                            expect, short)
 
 # Bounds (seconds).
 OPEN_TIMEOUT = 10     # TCP connect + opening handshake
@@ -25,7 +30,13 @@ CHECK_TIMEOUT = 30    # one whole check
 PROMPT_CLOSE = 3.0    # a close must complete well before CLOSE_TIMEOUT
 
 
+TLS = None   # set by main(): the ssl context for wss://
+
+
 def connect(url, **kw):
+    if TLS is not None:
+        kw.setdefault("ssl", TLS)
+        kw.setdefault("server_hostname", "localhost")
     kw.setdefault("open_timeout", OPEN_TIMEOUT)
     kw.setdefault("close_timeout", CLOSE_TIMEOUT)
     kw.setdefault("ping_interval", None)   # no background pings: deterministic traffic
@@ -74,8 +85,11 @@ async def expect_server_close(ws, code, reason=None, label=""):
 
 
 def main():
+    global TLS
     args = base_args(__doc__).parse_args()
-    base = "ws://%s:%d" % (args.host, args.port)
+    if args.tls:
+        TLS = client_tls_context()
+    base = "%s://%s:%d" % ("wss" if args.tls else "ws", args.host, args.port)
     R = Results()
 
     async def text_echo():

@@ -46,6 +46,8 @@ sub node {
 
 # Port of the Apache::Test server; clients always connect to 127.0.0.1.
 sub port { Apache::Test::vars('port') }
+# Port of its TLS vhost (<VirtualHost websocket_tls>: https, wss, h2).
+sub tls_port { Apache::Test::vars('websocket_tls_port') }
 sub host { '127.0.0.1' }
 
 # The MPM the test server really loads: ask httpd itself with the suite's own

@@ -2,6 +2,8 @@
 # arrives as binary), 0 bytes .. 1 MiB, subprotocol selection, ping -> pong
 # event, close codes sent by the server (4001/1000/1009), 50 messages sent
 # back-to-back echoed in order, and a clean client close.
+# Everything twice: ws:// on the main port, then wss:// on the TLS vhost
+# (--tls: HTTP/1.1 Upgrade over TLS, no certificate verification).
 # Client: t/clients/node_client.js (npm ci in t/clients installs `ws`).
 use strict;
 use warnings;
@@ -19,17 +21,20 @@ my @checks = qw(
     server_close_4001 goodbye_1000 small_limit_1009 client_close_1000
 );
 
-plan tests => 2 + @checks;
+plan tests => 1 + 2 * (@checks + 1);
 
 my $ws_pkg = InteropClient::client('node_modules/ws/package.json');
 ok(-e $ws_pkg, 'npm package ws installed in t/clients')
     or diag("missing $ws_pkg: run `npm ci` in t/clients (scripts/deps.sh does)");
 
-my $run = InteropClient::run(
-    name    => 'node-ws',
-    timeout => 120,
-    cmd     => [InteropClient::node(), InteropClient::client('node_client.js'),
-                '--host', InteropClient::host(), '--port', InteropClient::port()],
-);
-InteropClient::assert_checks($run, @checks);
-InteropClient::assert_exit($run);
+for my $t (['node-ws' => InteropClient::port()], ['node-wss' => InteropClient::tls_port(), '--tls']) {
+    my ($name, $port, @tls) = @$t;
+    my $run = InteropClient::run(
+        name    => $name,
+        timeout => 120,
+        cmd     => [InteropClient::node(), InteropClient::client('node_client.js'),
+                    '--host', InteropClient::host(), '--port', $port, @tls],
+    );
+    InteropClient::assert_checks($run, @checks);
+    InteropClient::assert_exit($run);
+}

@@ -5,6 +5,8 @@
 # WebSocketMaxMessageSize), a clean client close, and some load: 16 MiB to a
 # reader that stalls 1.5 s, 20,000 pushed messages in order, 8 concurrent
 # 2 x 2 MiB echoes.
+# Everything twice: ws:// on the main port, then wss:// on the TLS vhost
+# (--tls: HTTP/1.1 Upgrade over TLS, no certificate verification).
 # Client: t/clients/py_client.py (see there for every check).
 use strict;
 use warnings;
@@ -26,16 +28,19 @@ my @checks = qw(
 
 my $ok_ws = system(InteropClient::PYTHON, '-c', 'import websockets') == 0;
 
-plan tests => 2 + @checks;
+plan tests => 1 + 2 * (@checks + 1);
 
 ok($ok_ws, 'Debian python3-websockets importable by ' . InteropClient::PYTHON)
     or diag('install it: apt-get install python3-websockets (scripts/deps.sh does)');
 
-my $run = InteropClient::run(
-    name    => 'python',
-    timeout => 120,
-    cmd     => [InteropClient::PYTHON, InteropClient::client('py_client.py'),
-                '--host', InteropClient::host(), '--port', InteropClient::port()],
-);
-InteropClient::assert_checks($run, @checks);
-InteropClient::assert_exit($run);
+for my $t ([python => InteropClient::port()], ['python-wss' => InteropClient::tls_port(), '--tls']) {
+    my ($name, $port, @tls) = @$t;
+    my $run = InteropClient::run(
+        name    => $name,
+        timeout => 120,
+        cmd     => [InteropClient::PYTHON, InteropClient::client('py_client.py'),
+                    '--host', InteropClient::host(), '--port', $port, @tls],
+    );
+    InteropClient::assert_checks($run, @checks);
+    InteropClient::assert_exit($run);
+}

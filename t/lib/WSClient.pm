@@ -22,12 +22,32 @@ package WSClient;
 # exchange() writes while reading (full duplex); abort() resets (RST).
 # WSCLIENT_PORT=n points the client at a stand-in server instead of the
 # Apache::Test one (to check the tests themselves).
+#
+# TLS (wss://): WSClient->new(tls => 1, ...) or, as the default of new()
+# and open_ws(), the environment WS_TEST_TLS=1; open_ws() then connects to
+# Apache::Test's TLS vhost (vars 'websocket_tls_port'; WSCLIENT_TLS_PORT
+# overrides it like WSCLIENT_PORT).  IO::Socket::SSL, no certificate
+# verification (the build's cert is self-signed), SNI "localhost", ALPN
+# http/1.1 only (HTTP/2 WebSockets are t/clients/h2_ws.py's job), and the
+# same non-blocking API as over TCP.  What differs underneath:
+# - decrypted bytes can wait inside OpenSSL where select() does not see
+#   them: every read drains ->pending before it waits again;
+# - a non-blocking SSL read or write that cannot proceed fails with
+#   EWOULDBLOCK and says in $IO::Socket::SSL::SSL_ERROR whether it waits
+#   for readability or writability; the wait follows that, bounded as ever;
+# - send_raw() hands bytes to OpenSSL, which sends them as records: the
+#   server sees record boundaries, not our syscall boundaries;
+# - abort() still resets TCP (SO_LINGER 0, no close_notify); disconnect()
+#   closes TCP without close_notify (a vanishing client);
+#   half_close() shuts down the TCP write side (shutdown(SHUT_WR)), which
+#   the server's TLS layer sees as EOF.  ->tls says which mode a client is.
 
 use strict;
 use warnings;
 
 use IO::Socket::INET;
 use IO::Select;
+use Socket ();
 use Digest::SHA qw(sha1);
 use MIME::Base64 qw(encode_base64);
 use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNRESET EPIPE);
@@ -92,19 +112,37 @@ sub random_utf8 {
     return join '', @parts;
 }
 
+# TLS by default?  WS_TEST_TLS=1 (make test's wss:// run of t/protocol).
+sub default_tls { return $ENV{WS_TEST_TLS} ? 1 : 0 }
+
 # The server's port: WSCLIENT_PORT if set (to run a test file against a
 # stand-in server without Apache::Test), else Apache::Test's configured port.
+# server_port(1), or server_port() under WS_TEST_TLS=1, is the TLS vhost's
+# port (WSCLIENT_TLS_PORT, else Apache::Test's websocket_tls_port).
 sub server_port {
+    my ($tls) = @_;
+    $tls //= default_tls();
+    return tls_port() if $tls;
     return $ENV{WSCLIENT_PORT} if $ENV{WSCLIENT_PORT};
     require Apache::Test;
     return Apache::Test::vars('port');
 }
 
+sub tls_port {
+    return $ENV{WSCLIENT_TLS_PORT} if $ENV{WSCLIENT_TLS_PORT};
+    require Apache::Test;
+    my $port = Apache::Test::vars('websocket_tls_port')
+        or die "WSClient: no TLS port (no websocket_tls vhost in t/conf/extra.conf.in?)\n";
+    return $port;
+}
+
 # Connects and shakes hands: returns ($ws, $response) in list context, the
-# client in scalar context.  Options go to handshake().
+# client in scalar context.  Options go to handshake(), except tls (default
+# WS_TEST_TLS), which picks the port and the transport.
 sub open_ws {
     my ($class, $path, %o) = @_;
-    my $ws = $class->new(port => server_port(),
+    my $tls = delete($o{tls}) // default_tls();
+    my $ws = $class->new(port => server_port($tls), tls => $tls,
                          ($o{timeout} ? (timeout => $o{timeout}) : ()));
     my $res = $ws->handshake(path => $path, %o);
     $ws->{response} = $res;
@@ -131,6 +169,7 @@ sub new {
         eof     => 0,
         error   => undef,
         auto_pong => $a{auto_pong} // 1,
+        tls     => $a{tls} // default_tls(),
     }, $class;
     $self->connect unless $a{no_connect};
     return $self;
@@ -138,12 +177,30 @@ sub new {
 
 sub connect {
     my ($self) = @_;
-    my $sock = IO::Socket::INET->new(
-        PeerAddr => $self->{host},
-        PeerPort => $self->{port},
-        Proto    => 'tcp',
-        Timeout  => $self->{timeout},
-    ) or die "WSClient: cannot connect to $self->{host}:$self->{port}: $@\n";
+    my $sock;
+    if ($self->{tls}) {
+        require IO::Socket::SSL;
+        # Blocking connect and TLS handshake, both bounded by Timeout; the
+        # socket goes non-blocking afterwards like the plain one.
+        $sock = IO::Socket::SSL->new(
+            PeerAddr        => $self->{host},
+            PeerPort        => $self->{port},
+            Proto           => 'tcp',
+            Timeout         => $self->{timeout},
+            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
+            SSL_hostname    => 'localhost',
+            SSL_alpn_protocols => ['http/1.1'],
+        ) or die "WSClient: cannot connect (TLS) to $self->{host}:$self->{port}: "
+                 . ($IO::Socket::SSL::SSL_ERROR || $@ || $!) . "\n";
+    }
+    else {
+        $sock = IO::Socket::INET->new(
+            PeerAddr => $self->{host},
+            PeerPort => $self->{port},
+            Proto    => 'tcp',
+            Timeout  => $self->{timeout},
+        ) or die "WSClient: cannot connect to $self->{host}:$self->{port}: $@\n";
+    }
     $sock->autoflush(1);
     binmode $sock;
     $sock->blocking(0);
@@ -155,22 +212,98 @@ sub connect {
 }
 
 sub sock { $_[0]{sock} }
+sub tls  { $_[0]{tls} }
 
+# Closes the connection: a FIN, and over TLS no close_notify either (the
+# client just goes away; the SSL object is freed without writing).
 sub disconnect {
     my ($self) = @_;
-    if ($self->{sock}) {
-        CORE::close($self->{sock});
-        delete $self->{sock};
+    if (my $sock = delete $self->{sock}) {
+        if ($self->{tls}) { $sock->close(SSL_no_shutdown => 1) }
+        else              { CORE::close($sock) }
     }
 }
 
-# Abortive close (RST): SO_LINGER with a zero timeout.
+# Abortive close (RST): SO_LINGER with a zero timeout (over TLS on the
+# TCP socket under it: same RST, no close_notify).
 sub abort {
     my ($self) = @_;
     return unless $self->{sock};
     setsockopt($self->{sock}, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
                pack('ii', 1, 0));
     $self->disconnect;
+}
+
+# Half close: shutdown(SHUT_WR) of the TCP socket; reading goes on.  Over
+# TLS that is the TCP write side under the TLS session (no close_notify):
+# the server's TLS layer sees EOF, which is what a half-closing peer means.
+sub half_close {
+    my ($self) = @_;
+    return unless $self->{sock};
+    return shutdown($self->{sock}, 1);
+}
+
+# Decrypted bytes held inside OpenSSL, invisible to select().
+sub _pending {
+    my ($self) = @_;
+    return 0 unless $self->{tls} && $self->{sock};
+    return $self->{sock}->pending;
+}
+
+# After an EWOULDBLOCK: 'write' if the socket must become writable before
+# the operation can go on (an SSL read may need to write), else 'read'...
+# and for a plain socket: what the operation itself was.
+sub _wants {
+    my ($self, $op) = @_;
+    return $op unless $self->{tls};
+    my $e = $IO::Socket::SSL::SSL_ERROR;
+    return 'write' if defined $e && $e == IO::Socket::SSL::SSL_WANT_WRITE();
+    return 'read'  if defined $e && $e == IO::Socket::SSL::SSL_WANT_READ();
+    return $op;
+}
+
+# Waits up to $left seconds for the socket to be ready for $what.
+sub _wait {
+    my ($self, $what, $left) = @_;
+    $left = 0 if $left < 0;
+    my $sel = IO::Select->new($self->{sock});
+    return $what eq 'write' ? $sel->can_write($left) : $sel->can_read($left);
+}
+
+# One non-blocking read into the buffer.  Returns >0 (bytes added), 0 at
+# EOF/reset/error (sets ->{eof}), or undef if it would block (then
+# ->_wants('read') says what to wait for).  Over TLS it keeps reading
+# while OpenSSL has bytes or records keep coming (up to 1 MiB), so that
+# nothing is left where select() cannot see it.
+sub _read_some {
+    my ($self) = @_;
+    my $total = 0;
+    while (1) {
+        my $n = sysread($self->{sock}, my $chunk, 256 * 1024);
+        if (defined $n) {
+            if ($n == 0) {
+                return $total if $total;   # EOF: seen again on the next read
+                $self->{eof} = 'eof';
+                return 0;
+            }
+            $self->{buf} .= $chunk;
+            $total += $n;
+            return $total unless $self->{tls};
+            next if $self->_pending || $total < 1024 * 1024;
+            return $total;
+        }
+        if ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR) {
+            next if $! == EINTR && !$self->{tls};
+            return $total ? $total : undef;
+        }
+        return $total if $total;
+        if ($! == ECONNRESET) { $self->{eof} = 'reset' }
+        elsif ($self->{tls} && !$!) {
+            $self->{eof} = 'error: ' . ($IO::Socket::SSL::SSL_ERROR || 'SSL error');
+        }
+        else { $self->{eof} = "error: $!" }
+        return 0;
+    }
 }
 
 sub DESTROY { $_[0]->disconnect }
@@ -186,6 +319,8 @@ sub send_raw {
     my $off = 0;
     my $len = length $data;
     while ($off < $len) {
+        # (Over TLS a retry after EWOULDBLOCK passes the same bytes again,
+        # as OpenSSL requires.)
         my $n = syswrite($self->{sock}, $data, $len - $off, $off);
         if (defined $n) {
             $off += $n;
@@ -194,7 +329,7 @@ sub send_raw {
         if ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR) {
             my $left = $deadline - time;
             last if $left <= 0;
-            IO::Select->new($self->{sock})->can_write($left);
+            $self->_wait($self->_wants('write'), $left);
             next;
         }
         $self->{error} = "$!";
@@ -208,26 +343,23 @@ sub send_raw {
 sub _fill {
     my ($self, $deadline) = @_;
     return 0 if $self->{eof};
+    my $wants = 'read';
     while (1) {
-        my $left = $deadline - time;
-        $left = 0 if $left < 0;
-        my @r = $self->{sel}->can_read($left);
-        if (!@r) {
-            return undef if time >= $deadline;
-            next;
-        }
-        my $n = sysread($self->{sock}, my $chunk, 256 * 1024);
-        if (defined $n) {
-            if ($n == 0) {
-                $self->{eof} = 'eof';
-                return 0;
+        # Over TLS, bytes already decrypted are read without waiting.
+        unless ($self->_pending) {
+            my $left = $deadline - time;
+            if (!$self->_wait($wants, $left)) {
+                return undef if time >= $deadline;
+                next;
             }
-            $self->{buf} .= $chunk;
-            return 1;
         }
-        next if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
-        $self->{eof} = $! == ECONNRESET ? 'reset' : "error: $!";
-        return 0;
+        my $n = $self->_read_some;
+        return 1 if $n;
+        return 0 if defined $n;
+        # Would block (over TLS e.g. only part of a record, or a session
+        # ticket, arrived): wait again, for what OpenSSL needs.
+        $wants = $self->_wants('read');
+        return undef if time >= $deadline;
     }
 }
 
@@ -478,6 +610,7 @@ sub exchange {
     my $sock = $self->{sock};
     my ($off, $len) = (0, length $data);
     my (@msgs, @controls, $cur, $close);
+    my ($rwant, $wwant) = ('read', 'write');
     while (1) {
         while (my $f = $self->_parse_frame) {
             if ($f->{opcode} >= 0x8) {
@@ -494,25 +627,31 @@ sub exchange {
         my $left = $deadline - time;
         $left = $progress + $idle - time if $progress + $idle - time < $left;
         last if $left <= 0;
-        my $wsel = $off < $len ? IO::Select->new($sock) : undef;
-        my ($r, $w) = IO::Select->select($self->{sel}, $wsel, undef, $left);
-        if ($w && @$w) {
+        # What each direction waits for: over TLS a read may need the
+        # socket writable and a write readable ($rwant / $wwant).
+        my $pending = $self->_pending;
+        my $want_r = $rwant eq 'read' || ($off < $len && $wwant eq 'read');
+        my $want_w = ($off < $len && $wwant eq 'write') || $rwant eq 'write';
+        my ($r, $w) = IO::Select->select($want_r ? $self->{sel} : undef,
+                                         $want_w ? IO::Select->new($sock) : undef,
+                                         undef, $pending ? 0 : $left);
+        if ($off < $len && ($wwant eq 'write' ? $w && @$w : $r && @$r)) {
+            # The same length on a retry after EWOULDBLOCK (OpenSSL wants
+            # the same bytes again): it depends only on $off and $len.
             my $n = syswrite($sock, $data, 65536 < $len - $off ? 65536 : $len - $off, $off);
-            if (defined $n) { $off += $n; $progress = time }
-            elsif (!($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR)) {
+            if (defined $n) { $off += $n; $progress = time; $wwant = 'write' }
+            elsif ($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR) {
+                $wwant = $self->_wants('write');
+            }
+            else {
                 $self->{error} = "$!";
                 $len = $off;       # stop writing
             }
         }
-        if ($r && @$r) {
-            my $n = sysread($sock, my $chunk, 256 * 1024);
-            if (defined $n) {
-                if ($n == 0) { $self->{eof} = 'eof' }
-                else         { $self->{buf} .= $chunk; $progress = time }
-            }
-            elsif (!($! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR)) {
-                $self->{eof} = $! == ECONNRESET ? 'reset' : "error: $!";
-            }
+        if ($pending || ($rwant eq 'write' ? $w && @$w : $r && @$r)) {
+            my $n = $self->_read_some;
+            if ($n) { $progress = time; $rwant = 'read' }
+            elsif (!defined $n) { $rwant = $self->_wants('read') }
         }
     }
     return { written => $off, messages => \@msgs, controls => \@controls,

@@ -269,11 +269,13 @@ refused('two Sec-WebSocket-Key lines', 400,
     }
 }
 
-# An absolute-form request target.
+# An absolute-form request target (https:// when the client talks TLS:
+# the scheme of the connection it travels on).
 {
     my $port = WSClient::server_port();
-    my ($ws, $res) = shake("http://127.0.0.1:$port/echo");
-    is($res->{status}, 101, 'absolute URI http://127.0.0.1:port/echo -> 101') or diag(show($res));
+    my $scheme = WSClient::default_tls() ? 'https' : 'http';
+    my ($ws, $res) = shake("$scheme://127.0.0.1:$port/echo");
+    is($res->{status}, 101, "absolute URI $scheme://127.0.0.1:port/echo -> 101") or diag(show($res));
     echoes($ws, 'absolute URI: echoes');
 }
 
