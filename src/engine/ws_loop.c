@@ -263,11 +263,12 @@ static void reap_graveyard(ws_loop *loop, apr_time_t now, int all)
             pp = &e->grave_next;
             continue;
         }
+        *pp = e->grave_next;           /* destroy() may free e */
         if (!e->ops->destroy(e)) {
+            e->grave_next = *pp;       /* not yet: keep it where it was */
+            *pp = e;
             pp = &e->grave_next;
-            continue;
         }
-        *pp = e->grave_next;
     }
 }
 

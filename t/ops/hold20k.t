@@ -82,6 +82,21 @@ sub children_of {
     return @kids;
 }
 
+# "pid (state, parent, command line)" from /proc, for diagnostics.
+sub proc_line {
+    my ($pid) = @_;
+    my ($state, $ppid) = ('?', '?');
+    if (open my $st, '<', "/proc/$pid/status") {
+        while (<$st>) {
+            $state = $1 if /^State:\s+(.*)$/;
+            $ppid = $1 if /^PPid:\s+(\d+)/;
+        }
+    }
+    my $cmd = '';
+    if (open my $cl, '<', "/proc/$pid/cmdline") { local $/; $cmd = <$cl> // ''; $cmd =~ s/\0/ /g }
+    return "$pid ($state, parent $ppid: $cmd)";
+}
+
 sub wait_gone {
     my ($pid, $timeout) = @_;
     my $deadline = time + $timeout;
@@ -373,7 +388,7 @@ is(scalar(grep { $_ } @closed), $CLIENTS, '... as every client reported');
 
 my $gone = wait_gone($server_pid, 60);
 ok($gone, sprintf 'the server exited (%.1f s after the graceful-stop)', time - $t_stop)
-    or diag("still running: $server_pid " . join(' ', children_of($server_pid)));
+    or diag("still running: " . join(', ', map { proc_line($_) } $server_pid, children_of($server_pid)));
 
 # The clients exit 0 (each saw its whole share at every phase).
 my @bad_exit;
