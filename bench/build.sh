@@ -20,6 +20,16 @@ bench_build() {
           | grep -q . && echo "(with uncommitted changes in the module's sources)"
       true
     } | paste -sd' ' > "$BB/modules/COMMIT"
+    # bench/run --modws-old-build DIR: another tree's build (its own `make
+    # build`, done here if needed), snapshotted for the modws_old server.
+    if [ -n "${MODWS_OLD_BUILD:-}" ]; then
+        mkdir -p "$BB/modules-old"
+        [ -f "$MODWS_OLD_BUILD/build/mod_websocket.so" ] || make -s -C "$MODWS_OLD_BUILD" build >&2
+        cp "$MODWS_OLD_BUILD/build/mod_websocket.so" "$MODWS_OLD_BUILD/build/mod_websocket_echo.so" \
+            "$BB/modules-old/"
+        { git -C "$MODWS_OLD_BUILD" log -1 --format='%h %s' 2>/dev/null || echo unknown; } \
+            > "$BB/modules-old/COMMIT"
+    fi
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
         "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \

@@ -41,6 +41,7 @@ BEGIN {
     label["uws"] = "uWebSockets"; label["ws"] = "Node ws"
     label["py"] = "Python websockets"; label["lws"] = "libwebsockets"
     label["proxy"] = "httpd proxy → Node ws"; label["modws100k"] = "mod_websocket, 8 children"
+    label["modws_old"] = "mod_websocket (old build)"
     title["echo-1x1"] = "Echo, 1 connection × 1 message in flight, 32-byte text"
     title["echo-1x16"] = "Echo, 1 connection × 16 in flight, 32-byte text"
     title["echo-64x1"] = "Echo, 64 connections × 1 in flight, 32-byte text"
@@ -82,7 +83,39 @@ function paired(s, srv,    r, list) {
     return list == "" ? "-" : sprintf("%.2f×", median(list))
 }
 
+# Median over repetitions of (a / b in the same repetition).
+function paired2(s, a, b,    r, list) {
+    list = ""
+    for (r in reps)
+        if (((s, a, r) in byrep) && ((s, b, r) in byrep) && byrep[s, b, r] + 0 > 0)
+            list = list " " byrep[s, a, r] / byrep[s, b, r]
+    return list == "" ? "-" : sprintf("%.2f×", median(list))
+}
+
 END {
+    # With a second mod_websocket build (bench/run --modws-old-build): the
+    # two side by side, this build's paired ratio to the old one.
+    if ("modws_old" in seen_v) {
+        printf "### mod_websocket: this build against the old build\n\n"
+        printf "Paired: median over the repetitions of (this build ÷ old build in the same repetition); "
+        printf "each also ÷ speed-of-light (paired). Idle hold: RSS KiB per connection.\n\n"
+        printf "| scenario | old build | this build | this ÷ old (paired) | old ÷ sol | this ÷ sol |\n|---|---:|---:|---:|---:|---:|\n"
+        for (k = 1; k <= ns; k++) {
+            s = scen[k]
+            if (s ~ /^hold/) {
+                a = hold[s SUBSEP "modws_old"]; b = hold[s SUBSEP "modws"]
+                if (a == "" || b == "") continue
+                ra = (kv(a, "rss") - kv(a, "rss_before")) / (kv(a, "opened") + 0 ? kv(a, "opened") : 1)
+                rb = (kv(b, "rss") - kv(b, "rss_before")) / (kv(b, "opened") + 0 ? kv(b, "opened") : 1)
+                printf "| %s RSS KiB/conn | %.1f | %.1f | %.2f× | | |\n", s, ra, rb, ra ? rb / ra : 0
+                continue
+            }
+            printf "| %s | %s | %s | %s | %s | %s |\n", s, human(median(vals[s SUBSEP "modws_old"])),
+                human(median(vals[s SUBSEP "modws"])), paired2(s, "modws", "modws_old"),
+                paired(s, "modws_old"), paired(s, "modws")
+        }
+        printf "\n"
+    }
     # Summary: every server's median as a ratio to speed-of-light.
     printf "### Summary: throughput relative to the speed-of-light server\n\n"
     printf "Each cell: median over the repetitions of (server ÷ speed-of-light in the same repetition); "
