@@ -3,7 +3,21 @@
 # build, copied to build/bench/modules/ with the commit they were built
 # from), and into build/bench/bin/ the load generator, the speed-of-light
 # server (both linked with the protocol core, src/core, and apr-util) and the
-# libwebsockets peer.  -Wall -Wextra; any warning is shown.
+# libwebsockets peer (wsload with OpenSSL, for --tls), and the TLS
+# certificate.  -Wall -Wextra; any warning is shown.
+
+# The TLS servers' certificate: self-signed, ECDSA P-256 (cheap handshakes,
+# and the same for every server), build/bench/tls/{cert,key}.pem, made once.
+TLS_CERT=$BB/tls/cert.pem
+TLS_KEY=$BB/tls/key.pem
+bench_cert() {
+    [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] && return 0
+    mkdir -p "$BB/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" -days 3650 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+    chmod 644 "$TLS_CERT" "$TLS_KEY"     # a benchmark key, read by every peer
+}
 
 bench_build() {
     local core_cflags core_libs core_srcs
@@ -11,6 +25,7 @@ bench_build() {
     core_cflags="-I$ROOT/src/core $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes)"
     core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs)"
     mkdir -p "$BIN" "$BB/modules"
+    bench_cert
     make -s -C "$ROOT" build >&2
     # The servers load a snapshot, so a rebuild in the tree during a run
     # cannot change what is measured; its commit goes into the results.
@@ -20,10 +35,20 @@ bench_build() {
           | grep -q . && echo "(with uncommitted changes in the module's sources)"
       true
     } | paste -sd' ' > "$BB/modules/COMMIT"
+    # bench/run --modws-old-build DIR: another tree's build (its own `make
+    # build`, done here if needed), snapshotted for the modws_old server.
+    if [ -n "${MODWS_OLD_BUILD:-}" ]; then
+        mkdir -p "$BB/modules-old"
+        [ -f "$MODWS_OLD_BUILD/build/mod_websocket.so" ] || make -s -C "$MODWS_OLD_BUILD" build >&2
+        cp "$MODWS_OLD_BUILD/build/mod_websocket.so" "$MODWS_OLD_BUILD/build/mod_websocket_echo.so" \
+            "$BB/modules-old/"
+        { git -C "$MODWS_OLD_BUILD" log -1 --format='%h %s' 2>/dev/null || echo unknown; } \
+            > "$BB/modules-old/COMMIT"
+    fi
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
         "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \
-        $core_srcs $core_libs
+        $core_srcs $core_libs $(pkg-config --libs openssl)
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -o "$BIN/sol_server" \
         "$ROOT/bench/sol_server.c" $core_srcs $core_libs

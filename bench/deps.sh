@@ -2,6 +2,8 @@
 # bench/deps.sh - install what bench/run needs beyond `make build`, only
 # what is missing (quiet otherwise):
 #   apt-get: libwebsockets-dev (the lws peer), linux-perf (bench/profile),
+#            libssl-dev + openssl (wsload --tls, the TLS certificate; mod_ssl
+#            comes with apache2-bin),
 #            python3-websockets, nodejs/npm when there is no node at all,
 #            util-linux (taskset), procps (pgrep)
 #   npm ci in bench/peers: uWebSockets.js (@trufflesuite/uws-js-unofficial,
@@ -11,4 +13,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The project's installer does the apt and npm work; these are the extras.
-NPM_DIRS=bench/peers exec scripts/deps.sh libwebsockets-dev util-linux procps linux-perf
+NPM_DIRS=bench/peers exec scripts/deps.sh libwebsockets-dev util-linux procps linux-perf \
+    libssl-dev openssl

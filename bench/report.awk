@@ -41,6 +41,9 @@ BEGIN {
     label["uws"] = "uWebSockets"; label["ws"] = "Node ws"
     label["py"] = "Python websockets"; label["lws"] = "libwebsockets"
     label["proxy"] = "httpd proxy → Node ws"; label["modws100k"] = "mod_websocket, 8 children"
+    label["modws_old"] = "mod_websocket (old build)"
+    label["modws_tls"] = "mod_websocket wss"; label["uws_tls"] = "uWebSockets wss"
+    label["ws_tls"] = "Node ws wss"; label["lws_tls"] = "libwebsockets wss"
     title["echo-1x1"] = "Echo, 1 connection × 1 message in flight, 32-byte text"
     title["echo-1x16"] = "Echo, 1 connection × 16 in flight, 32-byte text"
     title["echo-64x1"] = "Echo, 64 connections × 1 in flight, 32-byte text"
@@ -52,6 +55,10 @@ BEGIN {
     title["churn"] = "Churn: connect + handshake + close handshake, per second (32 parallel clients)"
     title["hold-10k"] = "Idle hold, 10,000 connections"
     title["hold-100k"] = "Idle hold, 100,000 connections"
+    title["wss-echo-64x1"] = "wss:// echo, 64 connections × 1 in flight, 32-byte text (speed-of-light and mod_websocket: plain ws://)"
+    title["wss-echo-64x16"] = "wss:// echo, 64 connections × 16 in flight, 32-byte text (speed-of-light and mod_websocket: plain ws://)"
+    title["wss-binary-8x64k"] = "wss:// echo, 8 connections × 1 in flight, 64 KiB binary (speed-of-light and mod_websocket: plain ws://)"
+    title["hold-10k-wss"] = "Idle hold over wss://, 10,000 connections"
 }
 
 {
@@ -60,14 +67,14 @@ BEGIN {
     if (!(srv in seen_v)) { seen_v[srv] = 1; servers[++nv] = srv }
     key = s SUBSEP srv
     if (s ~ /^hold/) { hold[key] = r; next }
-    metric = (s ~ /^binary/) ? kv(r, "mb_s") : (s ~ /^(handshake|churn)/) ? kv(r, "rate") : kv(r, "msg_s")
+    metric = (s ~ /binary/) ? kv(r, "mb_s") : (s ~ /^(handshake|churn)/) ? kv(r, "rate") : kv(r, "msg_s")
     bad = kv(r, "failed") != "" ? "fail" : (kv(r, "errors") + 0 > 0 ? "err" : "")
     runs[key] = runs[key] (runs[key] == "" ? "" : ", ") (bad == "fail" ? "fail" : human(metric) (bad == "err" ? " (" kv(r, "errors") " errors)" : ""))
     if (bad != "fail") {
         byrep[key, $3] = metric; reps[$3] = 1
         vals[key] = vals[key] " " metric
         p50[key] = p50[key] " " kv(r, "p50_us"); p99[key] = p99[key] " " kv(r, "p99_us")
-        if (s ~ /^binary/) msgs[key] = msgs[key] " " kv(r, "msg_s")
+        if (s ~ /binary/) msgs[key] = msgs[key] " " kv(r, "msg_s")
     }
 }
 
@@ -82,7 +89,58 @@ function paired(s, srv,    r, list) {
     return list == "" ? "-" : sprintf("%.2f×", median(list))
 }
 
+# Median over repetitions of (a / b in the same repetition).
+function paired2(s, a, b,    r, list) {
+    list = ""
+    for (r in reps)
+        if (((s, a, r) in byrep) && ((s, b, r) in byrep) && byrep[s, b, r] + 0 > 0)
+            list = list " " byrep[s, a, r] / byrep[s, b, r]
+    return list == "" ? "-" : sprintf("%.2f×", median(list))
+}
+
 END {
+    # With a second mod_websocket build (bench/run --modws-old-build): the
+    # two side by side, this build's paired ratio to the old one.
+    if ("modws_old" in seen_v) {
+        printf "### mod_websocket: this build against the old build\n\n"
+        printf "Paired: median over the repetitions of (this build ÷ old build in the same repetition); "
+        printf "each also ÷ speed-of-light (paired). Idle hold: RSS KiB per connection.\n\n"
+        printf "| scenario | old build | this build | this ÷ old (paired) | old ÷ sol | this ÷ sol |\n|---|---:|---:|---:|---:|---:|\n"
+        for (k = 1; k <= ns; k++) {
+            s = scen[k]
+            if (s ~ /^hold/) {
+                a = hold[s SUBSEP "modws_old"]; b = hold[s SUBSEP "modws"]
+                if (a == "" || b == "") continue
+                ra = (kv(a, "rss") - kv(a, "rss_before")) / (kv(a, "opened") + 0 ? kv(a, "opened") : 1)
+                rb = (kv(b, "rss") - kv(b, "rss_before")) / (kv(b, "opened") + 0 ? kv(b, "opened") : 1)
+                printf "| %s RSS KiB/conn | %.1f | %.1f | %.2f× | | |\n", s, ra, rb, ra ? rb / ra : 0
+                continue
+            }
+            printf "| %s | %s | %s | %s | %s | %s |\n", s, human(median(vals[s SUBSEP "modws_old"])),
+                human(median(vals[s SUBSEP "modws"])), paired2(s, "modws", "modws_old"),
+                paired(s, "modws_old"), paired(s, "modws")
+        }
+        printf "\n"
+    }
+    # TLS rows: each *_tls server also relative to plain ws:// mod_websocket.
+    wss = 0
+    for (k = 1; k <= ns; k++) if (scen[k] ~ /^wss-/) wss = 1
+    if (wss) {
+        printf "### wss:// relative to plain ws:// mod_websocket\n\n"
+        printf "Each cell: median over the repetitions of (server over TLS ÷ mod_websocket over plain ws:// in the same repetition).\n\n| scenario |"
+        for (i = 1; i <= nv; i++) if (servers[i] ~ /_tls$/) printf " %s |", label[servers[i]]
+        printf "\n|---|"
+        for (i = 1; i <= nv; i++) if (servers[i] ~ /_tls$/) printf "---:|"
+        printf "\n"
+        for (k = 1; k <= ns; k++) {
+            s = scen[k]
+            if (s !~ /^wss-/) continue
+            printf "| %s |", s
+            for (i = 1; i <= nv; i++) if (servers[i] ~ /_tls$/) printf " %s |", paired2(s, servers[i], "modws")
+            printf "\n"
+        }
+        printf "\n"
+    }
     # Summary: every server's median as a ratio to speed-of-light.
     printf "### Summary: throughput relative to the speed-of-light server\n\n"
     printf "Each cell: median over the repetitions of (server ÷ speed-of-light in the same repetition); "
@@ -95,7 +153,7 @@ END {
         s = scen[k]
         if (s ~ /^hold/) continue
         ref = median(vals[s SUBSEP "sol"])
-        printf "| %s | %s %s |", s, human(ref), (s ~ /^binary/ ? "MB/s" : s ~ /^(handshake|churn)/ ? "/s" : "msg/s")
+        printf "| %s | %s %s |", s, human(ref), (s ~ /binary/ ? "MB/s" : s ~ /^(handshake|churn)/ ? "/s" : "msg/s")
         for (i = 1; i <= nv; i++) if (servers[i] != "sol" && servers[i] !~ /100k/)
             printf " %s (%s) |", paired(s, servers[i]), ratio(median(vals[s SUBSEP servers[i]]), ref)
         printf "\n"
@@ -120,18 +178,18 @@ END {
             printf "\n"
             continue
         }
-        unit = (s ~ /^binary/) ? "MB/s" : (s ~ /^(handshake|churn)/) ? "per s" : "msg/s"
+        unit = (s ~ /binary/) ? "MB/s" : (s ~ /^(handshake|churn)/) ? "per s" : "msg/s"
         printf "### %s (`%s`)\n\n", title[s], s
-        printf "| server | %s (median) | × speed-of-light | paired ×%s | p50 µs | p99 µs | runs |\n", unit, (s ~ /^binary/ ? " | msg/s" : "")
-        printf "|---|---:|---:|---:|%s---:|---:|---|\n", (s ~ /^binary/ ? "---:|" : "")
+        printf "| server | %s (median) | × speed-of-light | paired ×%s | p50 µs | p99 µs | runs |\n", unit, (s ~ /binary/ ? " | msg/s" : "")
+        printf "|---|---:|---:|---:|%s---:|---:|---|\n", (s ~ /binary/ ? "---:|" : "")
         ref = median(vals[s SUBSEP "sol"])
         for (i = 1; i <= nv; i++) {
             key = s SUBSEP servers[i]
             if (!(key in runs)) continue
             m = median(vals[key])
             printf "| %s | %s | %s | %s |%s %s | %s | %s |\n", label[servers[i]],
-                (s ~ /^binary/ && m != "") ? sprintf("%.0f", m) : human(m), ratio(m, ref), paired(s, servers[i]),
-                (s ~ /^binary/ ? " " human(median(msgs[key])) " |" : ""),
+                (s ~ /binary/ && m != "") ? sprintf("%.0f", m) : human(m), ratio(m, ref), paired(s, servers[i]),
+                (s ~ /binary/ ? " " human(median(msgs[key])) " |" : ""),
                 median(p50[key]) == "" ? "-" : sprintf("%.0f", median(p50[key])),
                 median(p99[key]) == "" ? "-" : sprintf("%.0f", median(p99[key])), runs[key]
         }

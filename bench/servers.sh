@@ -8,6 +8,12 @@
 #   name       what                                               port
 #   modws      httpd + mod_websocket, 1 child (throughput, 10k)    19101
 #   modws100k  httpd + mod_websocket, 8 children (100k hold)       19108
+#   modws_old  as modws, another build (bench/run --modws-old-build) 19109
+#   modws_tls  as modws, wss:// (mod_ssl vhost, httpd -D BENCH_TLS)  19111
+#   uws_tls    uWebSockets.js SSLApp, wss://                         19113
+#   ws_tls     Node ws on https.createServer, wss://                 19114
+#   lws_tls    libwebsockets with its OpenSSL context, wss://        19116
+#   (the *_tls servers use build/bench/tls/{cert,key}.pem; sol has no TLS)
 #   sol        bench/sol_server.c, single-threaded epoll            19102
 #   uws        uWebSockets.js (native)                              19103
 #   ws         Node ws                                              19104
@@ -21,10 +27,13 @@ RUN_USER=$(id -u www-data >/dev/null 2>&1 && echo www-data || echo nobody)
 RUN_GROUP=$(id -gn "$RUN_USER" 2>/dev/null || echo nogroup)
 
 declare -A SRV_PORT=([modws]=19101 [sol]=19102 [uws]=19103 [ws]=19104 [py]=19105
-                     [lws]=19106 [proxy]=19107 [modws100k]=19108)
+                     [lws]=19106 [proxy]=19107 [modws100k]=19108 [modws_old]=19109
+                     [modws_tls]=19111 [uws_tls]=19113 [ws_tls]=19114 [lws_tls]=19116)
 declare -A SRV_LABEL=([modws]="mod_websocket" [sol]="speed-of-light" [uws]="uWebSockets"
                       [ws]="Node ws" [py]="Python websockets" [lws]="libwebsockets"
-                      [proxy]="httpd proxy -> ws" [modws100k]="mod_websocket (8 children)")
+                      [proxy]="httpd proxy -> ws" [modws100k]="mod_websocket (8 children)"
+                      [modws_old]="mod_websocket (old build)" [modws_tls]="mod_websocket wss"
+                      [uws_tls]="uWebSockets wss" [ws_tls]="Node ws wss" [lws_tls]="libwebsockets wss")
 PROXY_BACKEND_PORT=19157
 
 srv_dir() { echo "$BB/srv-$1"; }
@@ -41,16 +50,20 @@ wait_port() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# render_httpd_conf NAME TEMPLATE START SERVER_LIMIT THREADS FACTOR
+# render_httpd_conf NAME TEMPLATE START SERVER_LIMIT THREADS FACTOR [MODULES]
+# MODULES: where mod_websocket.so and mod_websocket_echo.so are
+# (default build/bench/modules; modws_old: build/bench/modules-old).
 render_httpd_conf() {
     local dir; dir=$(srv_dir "$1")
+    local mods=${7:-$BB/modules}
     mkdir -p "$dir/conf" "$dir/logs"
     chmod 755 "$dir" "$dir/logs"
     sed -e "s|@SERVER_ROOT@|$dir|g" -e "s|@PORT@|${SRV_PORT[$1]}|g" \
-        -e "s|@MODULE_DIR@|$MODULE_DIR|g" -e "s|@BUILD_DIR@|$BB/modules|g" \
+        -e "s|@MODULE_DIR@|$MODULE_DIR|g" -e "s|@BUILD_DIR@|$mods|g" \
         -e "s|@RUN_USER@|$RUN_USER|g" -e "s|@RUN_GROUP@|$RUN_GROUP|g" \
         -e "s|@START@|$3|g" -e "s|@SERVER_LIMIT@|$4|g" -e "s|@THREADS@|$5|g" \
         -e "s|@MAX_WORKERS@|$(( $4 * $5 ))|g" -e "s|@FACTOR@|$6|g" \
+        -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" \
         -e "s|@BACKEND_PORT@|$PROXY_BACKEND_PORT|g" "$2" > "$dir/conf/httpd.conf"
 }
 
@@ -61,10 +74,12 @@ add_modws_conf() {
     printf '\n# bench/run --modws-conf\n%s\n' "$MODWS_CONF" >> "$(srv_dir "$1")/conf/httpd.conf"
 }
 
+# start_httpd NAME [-D DEFINE...]
 start_httpd() {
     local dir; dir=$(srv_dir "$1")
+    shift
     rm -f "$dir/logs/httpd.pid"
-    (ulimit -n 20000 && exec taskset -c 0 "$HTTPD" -f "$dir/conf/httpd.conf" -k start) ||
+    (ulimit -n 20000 && exec taskset -c 0 "$HTTPD" -f "$dir/conf/httpd.conf" "$@" -k start) ||
         { tail -n 20 "$dir/logs/error_log" >&2 2>/dev/null; return 1; }
 }
 
@@ -87,11 +102,22 @@ srv_start() {
     modws)     render_httpd_conf modws "$ROOT/bench/httpd.conf.in" 1 1 25 700
                add_modws_conf modws
                start_httpd modws ;;
+    modws_old) [ -f "$BB/modules-old/mod_websocket.so" ] ||
+                   { echo "bench: modws_old needs --modws-old-build DIR" >&2; return 1; }
+               render_httpd_conf modws_old "$ROOT/bench/httpd.conf.in" 1 1 25 700 "$BB/modules-old"
+               add_modws_conf modws_old
+               start_httpd modws_old ;;
+    modws_tls) render_httpd_conf modws_tls "$ROOT/bench/httpd.conf.in" 1 1 25 700
+               add_modws_conf modws_tls
+               start_httpd modws_tls -D BENCH_TLS ;;
     modws100k) render_httpd_conf modws100k "$ROOT/bench/httpd.conf.in" 8 8 25 700
                add_modws_conf modws100k
                start_httpd modws100k ;;
     sol)       start_bg sol "$BIN/sol_server" "$port" ;;
     lws)       start_bg lws "$BIN/lws_echo" "$port" ;;
+    lws_tls)   start_bg lws_tls "$BIN/lws_echo" "$port" "$TLS_CERT" "$TLS_KEY" ;;
+    uws_tls)   start_bg uws_tls node "$ROOT/bench/peers/uws_echo.js" "$port" "$TLS_CERT" "$TLS_KEY" ;;
+    ws_tls)    start_bg ws_tls node "$ROOT/bench/peers/ws_echo.js" "$port" "$TLS_CERT" "$TLS_KEY" ;;
     uws)       start_bg uws node "$ROOT/bench/peers/uws_echo.js" "$port" ;;
     ws)        start_bg ws node "$ROOT/bench/peers/ws_echo.js" "$port" ;;
     py)        start_bg py /usr/bin/python3 "$ROOT/bench/peers/py_echo.py" "$port" ;;
@@ -123,7 +149,7 @@ srv_pids() {
     [ -n "$main" ] || return 0
     echo "$main"
     case $1 in
-    modws|modws100k|proxy) pgrep -P "$main" || true ;;
+    modws|modws100k|modws_old|modws_tls|proxy) pgrep -P "$main" || true ;;
     esac
     if [ "$1" = proxy ] && [ -f "$(srv_dir proxy)/proxy.pid" ]; then
         cat "$(srv_dir proxy)/proxy.pid"

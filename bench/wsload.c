@@ -6,6 +6,9 @@
  *   wsload churn     -p PORT [-C SLOTS] [-t SECS] [-S SRC]
  *   wsload hold      -p PORT -c CONNS [-i PING_SECS] [-h HOLD_SECS] [-S SRC] [-r READY_FILE]
  *
+ * Any mode with --tls (or -T): wss://, TLS through OpenSSL on the same
+ * non-blocking epoll loop, no certificate verification.
+ *
  * echo: CONNS connections, each with DEPTH messages of SIZE bytes (text, or
  *   binary with -b) in flight; every echo is checked and answered with a new
  *   message.  Counts echoes and their round-trip latency after a warm-up.
@@ -38,7 +41,7 @@ static struct {
     /* options */
     enum mode mode;
     const char *host, *path, *src, *ready_file;
-    int port, conns, depth, size, binary, keep, slots;
+    int port, conns, depth, size, binary, keep, slots, tls;
     double secs, warmup, ping_secs, hold_secs;
     /* state */
     wsl_ctx ctx;
@@ -163,7 +166,7 @@ static void ev_end(wsl_conn *c, int why)
 {
     uint64_t now = wsl_now();
 
-    if (c->last_st == WSL_CONNECTING || c->last_st == WSL_UPGRADING) {
+    if (WSL_OPENING(c->last_st)) {
         G.connecting--;
         if (why != WSL_END_LOCAL)
             G.failed_open++;
@@ -218,7 +221,7 @@ static int open_all(int from, int to, int conc, double max_secs)
             uint64_t now = last_check = wsl_now();
             for (i = from; i < next; i++) {  /* a handshake stuck for 15 s */
                 wsl_conn *c = &G.c[i];
-                if ((c->st == WSL_CONNECTING || c->st == WSL_UPGRADING)
+                if (WSL_OPENING(c->st)
                     && now - c->t_start > WSL_SEC(15)) {
                     G.timeouts++;
                     wsl_end(c, WSL_END_LOCAL);
@@ -286,7 +289,7 @@ static void slot_tick(uint64_t now)
             if (G.running)
                 start_slot(c);
         }
-        else if ((c->st == WSL_CONNECTING || c->st == WSL_UPGRADING)
+        else if (WSL_OPENING(c->st)
                  && now - c->t_start > WSL_SEC(5)) {
             G.timeouts++;
             wsl_end(c, WSL_END_LOCAL);
@@ -379,8 +382,8 @@ static int mode_echo(void)
     run_until(G.win_end, NULL);
     secs = G.secs;
     close_all(5);
-    printf("RESULT mode=echo conns=%d depth=%d size=%d type=%s secs=%.2f msgs=%llu"
-           " msg_s=%.0f mb_s=%.2f", G.n, G.depth, G.size, G.binary ? "binary" : "text",
+    printf("RESULT mode=echo tls=%d conns=%d depth=%d size=%d type=%s secs=%.2f msgs=%llu"
+           " msg_s=%.0f mb_s=%.2f", G.tls, G.n, G.depth, G.size, G.binary ? "binary" : "text",
            secs, (unsigned long long)G.count, G.count / secs,
            G.count * (double)G.size / secs / 1e6);
     print_latency();
@@ -410,8 +413,8 @@ static int mode_slots(void)
     G.running = 0;
     finish_slots(wsl_now() + WSL_SEC(2));
     close_all(10);
-    printf("RESULT mode=%s keep=%d slots=%d secs=%.2f count=%llu rate=%.0f no_fin=%llu",
-           name, G.keep, G.slots, G.secs, (unsigned long long)G.count,
+    printf("RESULT mode=%s tls=%d keep=%d slots=%d secs=%.2f count=%llu rate=%.0f no_fin=%llu",
+           name, G.tls, G.keep, G.slots, G.secs, (unsigned long long)G.count,
            G.count / G.secs, (unsigned long long)G.no_fin);
     print_latency();
     report_errors();
@@ -459,9 +462,9 @@ static int mode_hold(void)
         pongs += G.c[i].pongs;
     }
     close_all(30);
-    printf("RESULT mode=hold target=%d opened=%d still_open=%d echoed=%llu pings=%llu"
+    printf("RESULT mode=hold tls=%d target=%d opened=%d still_open=%d echoed=%llu pings=%llu"
            " pongs=%llu lost=%llu connect_s=%.1f connect_fail=%llu",
-           G.n, opened, still_open, (unsigned long long)G.echoed, pings, pongs,
+           G.tls, G.n, opened, still_open, (unsigned long long)G.echoed, pings, pongs,
            (unsigned long long)G.lost, connect_secs,
            (unsigned long long)G.ctx.connect_fail);
     report_errors();
@@ -483,7 +486,8 @@ static void usage(void)
         "  -C N      handshake/churn: parallel clients (32)\n"
         "  -S A[-B]  source addresses, e.g. 127.0.0.2-127.0.0.9\n"
         "  -i SECS   hold: ping interval (30)        -h SECS  hold: time (60)\n"
-        "  -r FILE   hold: written once the connections are open\n");
+        "  -r FILE   hold: written once the connections are open\n"
+        "  -T, --tls wss:// (TLS, no certificate verification)\n");
     exit(2);
 }
 
@@ -503,7 +507,11 @@ int main(int argc, char **argv)
     G.depth = 1; G.size = 32; G.secs = 5; G.warmup = 1; G.slots = 32;
     G.ping_secs = 30; G.hold_secs = 60;
     optind = 2;
-    while ((opt = getopt(argc, argv, "H:p:P:c:d:s:bt:w:k:C:S:i:h:r:")) != -1) {
+    static const struct option longopts[] = {
+        { "tls", no_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 }
+    };
+    while ((opt = getopt_long(argc, argv, "H:p:P:c:d:s:bt:w:k:C:S:i:h:r:T", longopts, NULL)) != -1) {
         switch (opt) {
         case 'H': G.host = optarg; break;
         case 'p': G.port = atoi(optarg); break;
@@ -520,6 +528,7 @@ int main(int argc, char **argv)
         case 'i': G.ping_secs = atof(optarg); break;
         case 'h': G.hold_secs = atof(optarg); break;
         case 'r': G.ready_file = optarg; break;
+        case 'T': G.tls = 1; break;
         default: usage();
         }
     }
@@ -527,6 +536,8 @@ int main(int argc, char **argv)
         || G.slots < 1 || G.keep < 0 || G.ping_secs <= 0)
         usage();
     if (wsl_ctx_init(&G.ctx, G.host, G.port, G.path, G.src, &events) != 0)
+        return 2;
+    if (G.tls && wsl_ctx_tls(&G.ctx, G.mode == M_HOLD) != 0)
         return 2;
     if (G.mode == M_HANDSHAKE || G.mode == M_CHURN) {
         if (G.mode == M_CHURN)

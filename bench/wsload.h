@@ -3,6 +3,7 @@
  *
  *   wsl_net.c   client WebSocket connections on one epoll set: connect
  *               (optionally from one of several 127.0.0.x source addresses),
+ *               optionally TLS (OpenSSL, non-blocking),
  *               the opening handshake (101 + Sec-WebSocket-Accept checked
  *               with the core's wsp_accept_key), masked frames out
  *               (wsp_frame_header_write + wsp_mask), frames in (wsp_reader
@@ -43,6 +44,7 @@ double wsl_hist_quantile(const wsl_hist *h, double q);
 typedef enum {
     WSL_FREE = 0,     /* slot unused */
     WSL_CONNECTING,   /* connect() in progress */
+    WSL_TLS,          /* --tls: TCP connected, TLS handshake in progress */
     WSL_UPGRADING,    /* request sent, waiting for the 101 */
     WSL_OPEN,         /* frames flow */
     WSL_CLOSING       /* we sent a close frame */
@@ -57,11 +59,18 @@ enum {
     WSL_END_KINDS
 };
 
+/* Not yet open: connecting, TLS handshake or waiting for the 101. */
+#define WSL_OPENING(st) ((st) == WSL_CONNECTING || (st) == WSL_TLS || (st) == WSL_UPGRADING)
+
 typedef struct wsl_ctx wsl_ctx;
+struct ssl_st;
+struct ssl_ctx_st;
 
 typedef struct wsl_conn {
     wsl_ctx   *ctx;
     int        fd;
+    struct ssl_st *ssl;        /* --tls: the connection's SSL (else NULL) */
+    int        read_wants_write;  /* SSL_read asked for EPOLLOUT */
     wsl_state  st;
     wsl_state  last_st;        /* the state wsl_end found (for on_end) */
     int        idx;            /* position in the mode's array */
@@ -110,6 +119,7 @@ struct wsl_ctx {
     uint64_t           connect_fail;       /* socket/bind/connect refused */
     int                last_errno;         /* of the last failure, for the report */
     const char        *last_error;
+    struct ssl_ctx_st *tls;                /* --tls: client context (else NULL) */
     uint8_t           *rbuf;               /* read buffer, shared */
     size_t             rbuf_size;
     uint64_t           rng;
@@ -118,6 +128,11 @@ struct wsl_ctx {
 int  wsl_ctx_init(wsl_ctx *ctx, const char *host, int port, const char *path,
                   const char *src_range, const wsl_events *ev);
 void wsl_ctx_free(wsl_ctx *ctx);
+/* Every connection of ctx speaks TLS (wss://): OpenSSL, non-blocking, no
+ * certificate verification, TLS_AES_128_GCM_SHA256 only (so that every
+ * server is measured with the same cipher).  lowmem: release the SSL
+ * buffers whenever they are empty (idle hold of many connections).  0 or -1. */
+int  wsl_ctx_tls(wsl_ctx *ctx, int lowmem);
 /* Starts a connection in slot c (st must be WSL_FREE).  0, or -1 with errno
  * (the slot stays free; ctx->connect_fail counts it). */
 int  wsl_connect(wsl_ctx *ctx, wsl_conn *c);

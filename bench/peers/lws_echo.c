@@ -2,7 +2,11 @@
  * lws_echo.c - a minimal libwebsockets (Debian's libwebsockets-dev) echo
  * server, a peer of mod_websocket in bench/run.
  *
- *   lws_echo PORT
+ *   lws_echo PORT [CERT KEY]
+ *
+ * With CERT and KEY (PEM files): wss://, lws's own TLS (Debian builds it
+ * with OpenSSL) through the context's ssl_cert_filepath and
+ * ssl_private_key_filepath (bench/run's lws_tls server).
  *
  * Listens on 127.0.0.1:PORT, any path, no subprotocol needed (lws gives a
  * connection that names none to the first protocol).  Whole messages are
@@ -141,8 +145,8 @@ int main(int argc, char **argv)
     struct lws_context_creation_info info;
     struct lws_context *ctx;
 
-    if (argc < 2) {
-        lwsl_err("usage: lws_echo PORT\n");
+    if (argc != 2 && argc != 4) {
+        lwsl_err("usage: lws_echo PORT [CERT KEY]\n");
         return 2;
     }
     signal(SIGINT, on_signal);
@@ -153,6 +157,11 @@ int main(int argc, char **argv)
     info.iface = "127.0.0.1";
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (argc == 4) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = argv[2];
+        info.ssl_private_key_filepath = argv[3];
+    }
     if (!(ctx = lws_create_context(&info))) {
         lwsl_err("lws_echo: lws_create_context failed\n");
         return 1;

@@ -1,7 +1,10 @@
 // uws_echo.js - uWebSockets echo server (uWebSockets.js, as packaged by
 // npm @trufflesuite/uws-js-unofficial), a peer of mod_websocket in bench/run.
 //
-//   node uws_echo.js PORT
+//   node uws_echo.js PORT [CERT KEY]
+//
+// With CERT and KEY (PEM files): wss://, uWS.SSLApp with them as
+// cert_file_name/key_file_name (bench/run's uws_tls server).
 //
 // Loads the package's prebuilt native binary directly: the package would
 // otherwise fall back silently to a pure-JS implementation built on `ws`,
@@ -12,8 +15,9 @@
 const path = require('path');
 
 const port = Number(process.argv[2]);
-if (!port) {
-    console.error('usage: node uws_echo.js PORT');
+const [cert, key] = process.argv.slice(3, 5);
+if (!port || (cert && !key)) {
+    console.error('usage: node uws_echo.js PORT [CERT KEY]');
     process.exit(2);
 }
 const pkgDir = path.dirname(require.resolve('@trufflesuite/uws-js-unofficial/package.json'));
@@ -21,7 +25,8 @@ const binary = path.join(pkgDir, 'binaries',
     `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
 const uWS = require(binary);   // throws if there is no native build for this Node
 
-uWS.App().ws('/echo', {
+const app = cert ? uWS.SSLApp({ cert_file_name: cert, key_file_name: key }) : uWS.App();
+app.ws('/echo', {
     compression: uWS.DISABLED,
     maxPayloadLength: 16 * 1024 * 1024,
     maxBackpressure: 256 * 1024 * 1024,
@@ -34,7 +39,7 @@ uWS.App().ws('/echo', {
         process.exit(1);
     }
     const version = require(path.join(pkgDir, 'package.json')).version;
-    console.log(`uWS ${version} (${path.basename(binary)}) echo on 127.0.0.1:${port}/echo`);
+    console.log(`uWS ${version} (${path.basename(binary)}) echo on ${cert ? 'wss' : 'ws'}://127.0.0.1:${port}/echo`);
 });
 for (const sig of ['SIGTERM', 'SIGINT'])
     process.on(sig, () => process.exit(0));
