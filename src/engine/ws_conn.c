@@ -270,6 +270,7 @@ static void proceed(ws_loop_entry *e, unsigned events)
     if (wc->state == WS_ST_FINISHED)
         return;
     wc->in_step = 1;
+    wc->step_now = now;
     if (events & WS_EV_ADOPT)
         start_session(wc, now);
     if (events & WS_EV_ABORT) {
@@ -288,7 +289,12 @@ static void proceed(ws_loop_entry *e, unsigned events)
     else if ((events & WS_EV_READABLE) || wc->read_more) {
         read_input(wc, now);
     }
-    if (ws_io_flush(wc, now) == WS_IO_ERROR)
+    /* Woken only by input: write after every connection of this poll round
+     * has read (ws_loop_defer), so the answers leave together and the
+     * peers wake once for them, not once each. */
+    if (events == WS_EV_READABLE && session_wants(wc, WSP_WANT_WRITE))
+        ws_loop_defer(&wc->entry);
+    else if (ws_io_flush(wc, now) == WS_IO_ERROR)
         wsp_session_eof(&wc->sess, 1, now);
     /* Writing may have unpaused reading: the rest of in_bb is next. */
     if (wc->read_more && session_wants(wc, WSP_WANT_READ)) {

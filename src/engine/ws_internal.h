@@ -119,6 +119,8 @@ struct ws_conn {
     /* Loop thread only. */
     wsp_session      sess;         /* the protocol (src/core) */
     int              in_step;      /* inside proceed(): it writes at the end */
+    apr_time_t       step_now;     /* proceed()'s clock, for sends inside it */
+    int              needs_flush;  /* a connection filter may hold output */
     int              input_eof;    /* the peer's side ended */
     int              read_more;    /* stopped reading for fairness, or
                                       paused: input may wait in filters */

@@ -11,11 +11,12 @@
  * FlushMaxThreshold (64 KiB by default) of memory data, in which case it
  * blocks up to Timeout.  Filters above it may hold data back until they
  * see a FLUSH: mod_ssl's coalescing filter keeps anything under 8 KiB
- * (AP_IOBUFSIZE) that is not followed by a metadata bucket.  So every pass
- * ends with a FLUSH bucket, which every filter above the network level
- * honours, and our own "websocket-noflush" filter, the last one before the
- * network level (below mod_ssl, above mod_logio and core), takes it out
- * again so the core never blocks.  We pass at most WS_WRITE_CHUNK at a
+ * (AP_IOBUFSIZE) that is not followed by a metadata bucket.  So where
+ * such a connection-level filter is present, every pass ends with a FLUSH
+ * bucket, which every filter above the network level honours, and our own
+ * "websocket-noflush" filter, the last one before the network level (below
+ * mod_ssl, above mod_logio and core), takes it out again so the core never
+ * blocks.  We pass at most WS_WRITE_CHUNK at a
  * time and nothing new while the core still holds data
  * (c->data_in_output_filters); pending data is pushed by calling the core
  * filter with a NULL brigade, exactly as the event MPM does in write
@@ -72,6 +73,19 @@ int ws_io_is_h2_stream(const conn_rec *c)
     return c->master != NULL;
 }
 
+/* 1 if a connection-level output filter sits above the network level
+ * (mod_ssl's, for one): it may hold back what it is given until a FLUSH.
+ * A plain connection has only network-level filters (mod_logio, the
+ * core), which need no FLUSH: it would only cost a bucket per pass. */
+static int may_hold_output(const conn_rec *c)
+{
+    const ap_filter_t *f;
+    for (f = c->output_filters; f; f = f->next)
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1)
+            return 1;
+    return 0;
+}
+
 /* After the 101: how this connection is polled and written. */
 apr_status_t ws_io_attach(ws_conn_t *wc)
 {
@@ -79,7 +93,8 @@ apr_status_t ws_io_attach(ws_conn_t *wc)
     apr_status_t rv;
     apr_pollfd_t *pfd = &wc->entry.pfd;
 
-    if (!ws_io_is_h2_stream(c))
+    wc->needs_flush = ws_io_is_h2_stream(c) || may_hold_output(c);
+    if (wc->needs_flush && !ws_io_is_h2_stream(c))
         ap_add_output_filter(WS_NOFLUSH_FILTER, NULL, NULL, c);
     memset(pfd, 0, sizeof(*pfd));
     rv = ap_get_pollfd_from_conn(c, pfd, NULL);
@@ -212,9 +227,9 @@ static ws_io_status push_pending(conn_rec *c, apr_status_t *rv)
 
 /* Writes what the session has queued, a chunk per pass, until it is all
  * passed or the core holds data it could not write (AGAIN: poll for
- * POLLOUT).  Each pass ends with a FLUSH bucket: it makes mod_ssl and
- * mod_http2 pass on what they would hold back; our noflush filter keeps it
- * from the core. */
+ * POLLOUT).  Where a filter may hold output back (mod_ssl, mod_http2),
+ * each pass ends with a FLUSH bucket, which our noflush filter keeps from
+ * the core. */
 ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
 {
     conn_rec *c = wc->c;
@@ -226,8 +241,9 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
         refill(wc);
         if (!(n = take_chunk(wc)))
             break;
-        APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
-                                apr_bucket_flush_create(c->bucket_alloc));
+        if (wc->needs_flush)
+            APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
+                                    apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
         account_written(wc, n, now);
@@ -258,7 +274,9 @@ ws_io_status ws_io_end_output(ws_conn_t *wc)
         APR_BRIGADE_INSERT_TAIL(wc->pass_bb, ws_io_is_h2_stream(c)
                                 ? apr_bucket_eos_create(c->bucket_alloc)
                                 : ap_bucket_eoc_create(c->bucket_alloc));
-        APR_BRIGADE_INSERT_TAIL(wc->pass_bb, apr_bucket_flush_create(c->bucket_alloc));
+        if (wc->needs_flush)
+            APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
+                                    apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
         if (rv != APR_SUCCESS)

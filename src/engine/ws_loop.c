@@ -259,7 +259,8 @@ static void reap_graveyard(ws_loop *loop, apr_time_t now, int all)
         apr_thread_mutex_lock(loop->mutex);
         queued = e->scheduled;
         apr_thread_mutex_unlock(loop->mutex);
-        if (queued || (!all && now - e->adopted < WS_HANDOFF_GRACE)) {
+        if (queued || e->deferred
+            || (!all && now - e->adopted < WS_HANDOFF_GRACE)) {
             pp = &e->grave_next;
             continue;
         }
@@ -375,6 +376,34 @@ static void take_incoming(ws_loop *loop)
     }
 }
 
+/* --- deferred steps ---------------------------------------------------- */
+
+void ws_loop_defer(ws_loop_entry *e)
+{
+    ws_loop *loop = e->loop;
+    if (e->deferred || e->forgotten)
+        return;
+    e->deferred = 1;
+    e->deferred_next = loop->deferred;
+    loop->deferred = e;
+}
+
+static void run_deferred(ws_loop *loop)
+{
+    ws_loop_entry *e, *next;
+
+    while ((e = loop->deferred) != NULL) {
+        loop->deferred = NULL;
+        for (; e; e = next) {
+            next = e->deferred_next;
+            e->deferred_next = NULL;
+            e->deferred = 0;
+            if (!e->forgotten)
+                e->ops->proceed(e, WS_EV_WAKE);
+        }
+    }
+}
+
 /* --- the loop itself ------------------------------------------------------ */
 
 static unsigned poll_events(apr_int16_t rtnevents)
@@ -420,6 +449,7 @@ static void iterate(ws_loop *loop)
             if (!e->forgotten)
                 e->ops->proceed(e, poll_events(fds[i].rtnevents));
         }
+        run_deferred(loop);
     }
     else if (!APR_STATUS_IS_EINTR(rv) && !APR_STATUS_IS_TIMEUP(rv)) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, ap_server_conf, WSLOGNO(00202)

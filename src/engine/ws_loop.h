@@ -49,6 +49,8 @@ struct ws_loop_entry {
     apr_pollfd_t      pfd;           /* desc and client_data set by owner */
     int               in_pollset;
     int               forgotten;
+    int               deferred;      /* on loop->deferred */
+    ws_loop_entry    *deferred_next;
     apr_time_t        deadline;      /* 0: none */
     apr_time_t        adopted;
     ws_loop_entry    *all_prev, *all_next, *settle_next, *grave_next;
@@ -69,6 +71,7 @@ struct ws_loop {
     apr_uint32_t        nentries;
     ws_loop_entry      *graveyard;   /* forgotten, not yet destroyed */
     ws_loop_entry      *settling;    /* adopted, not yet settled */
+    ws_loop_entry      *deferred;    /* to run again after this poll round */
     /* Under mutex: */
     ws_loop_entry      *incoming;    /* handed off, not adopted yet */
     ws_loop_entry      *ready_head, *ready_tail;
@@ -100,6 +103,11 @@ void         ws_loop_run_inline(ws_loop *loop, ws_loop_entry *e);
 void         ws_loop_watch(ws_loop_entry *e, apr_int16_t events); /* 0: none */
 void         ws_loop_set_deadline(ws_loop_entry *e, apr_time_t when); /* 0: none */
 void         ws_loop_forget(ws_loop_entry *e);
+/* Runs e again (WS_EV_WAKE) once every event of the current poll round
+ * has been dispatched: a connection that has just read can write its
+ * answers after the others have read theirs, so the answers of one round
+ * leave together.  No lock: loop thread only. */
+void         ws_loop_defer(ws_loop_entry *e);
 /* Any thread.  Returns 1 if the caller must wake the loop (the list was
  * empty and the caller is not the loop thread); _locked: the caller holds
  * loop->mutex. */

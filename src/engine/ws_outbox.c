@@ -32,6 +32,12 @@ static int on_loop_thread(const ws_conn_t *wc)
     return wc->state == WS_ST_OPEN && ws_loop_is_owner(wc->loop);
 }
 
+/* Inside proceed() (a handler callback) its clock is fresh enough. */
+static apr_time_t step_clock(const ws_conn_t *wc)
+{
+    return wc->in_step ? wc->step_now : apr_time_now();
+}
+
 static void count_sent(ws_conn_t *wc)
 {
     WS_COUNT(&wc->st, msgs_out, 1);
@@ -85,7 +91,7 @@ int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
         return WS_ECLOSED;            /* still in the handshake, or over */
     if (on_loop_thread(wc)) {
         rc = ws_status(wsp_session_send(&wc->sess, opcode, data, len,
-                                        apr_time_now()));
+                                        step_clock(wc)));
         if (rc == WS_OK) {
             count_sent(wc);
             if (!wc->in_step)          /* else the step writes it anyway */
@@ -114,7 +120,7 @@ int ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
         return WS_ECLOSED;
     if (on_loop_thread(wc)) {
         int rc = ws_status(wsp_session_close(&wc->sess, code, reason,
-                                             reason_len, apr_time_now()));
+                                             reason_len, step_clock(wc)));
         if (rc == WS_OK && !wc->in_step)
             ws_loop_schedule(&wc->entry);
         return rc;
