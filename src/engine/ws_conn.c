@@ -245,6 +245,20 @@ static void apply_wants(ws_conn_t *wc, apr_time_t now)
     }
 }
 
+/* The session's deadline moves with every write (the send timeout counts
+ * from the last progress) and every message: re-keying the timer each
+ * step would cost a skiplist remove and add per message.  So the timer
+ * only ever moves earlier; when it fires early, the session's tick finds
+ * nothing due and the timer is armed afresh, at most once per period. */
+static void arm_deadline(ws_conn_t *wc)
+{
+    apr_time_t want = wsp_session_deadline(&wc->sess);
+    apr_time_t armed = wc->entry.deadline;
+
+    if (want && (!armed || want < armed))
+        ws_loop_set_deadline(&wc->entry, want);
+}
+
 /* Step 6. */
 static void arm(ws_conn_t *wc)
 {
@@ -257,7 +271,7 @@ static void arm(ws_conn_t *wc)
     if (wc->c->data_in_output_filters)
         events |= APR_POLLOUT;
     ws_loop_watch(&wc->entry, events);
-    ws_loop_set_deadline(&wc->entry, wsp_session_deadline(&wc->sess));
+    arm_deadline(wc);
     if (wc->read_more && session_wants(wc, WSP_WANT_READ))
         ws_loop_schedule(&wc->entry);  /* input may be waiting in filters */
 }

@@ -168,25 +168,70 @@ static apr_status_t core_push(conn_rec *c)
     return f->frec->filter_func.out_func(f, NULL);
 }
 
+/* Frames up to this size are copied together into one buffer: for small
+ * messages two bucket allocations per frame cost more than the copy. */
+#define WS_COALESCE_MAX   1024
+#define WS_COALESCE_RUN   64
+
+static void add_frame_bucket(ws_conn_t *wc, wsp_buf *f)
+{
+    APR_BRIGADE_INSERT_TAIL(wc->out_bb,
+        apr_bucket_heap_create((const char *)wsp_buf_data(f), wsp_buf_len(f),
+                               wsp_buf_unref, wc->c->bucket_alloc));
+}
+
+/* One heap bucket for a run of small frames (copied, then released), or
+ * the frame's own bucket for a run of one (or if malloc fails). */
+static void add_run(ws_conn_t *wc, wsp_buf **run, int n, apr_size_t bytes)
+{
+    char *p;
+    apr_size_t off = 0;
+    int i;
+
+    if (n == 1 || !(p = malloc(bytes))) {
+        for (i = 0; i < n; i++)
+            add_frame_bucket(wc, run[i]);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        memcpy(p + off, wsp_buf_data(run[i]), wsp_buf_len(run[i]));
+        off += wsp_buf_len(run[i]);
+        wsp_buf_unref(run[i]);
+    }
+    APR_BRIGADE_INSERT_TAIL(wc->out_bb,
+        apr_bucket_heap_create(p, bytes, free, wc->c->bucket_alloc));
+}
+
 /* Refills out_bb from the session when it is empty: frames up to about
- * WS_WRITE_CHUNK bytes (one large frame stays whole here), as heap buckets
- * that take over the frames' memory (no copy; the bucket's free function
- * drops our reference). */
+ * WS_WRITE_CHUNK bytes (one large frame stays whole here).  A large frame
+ * becomes a heap bucket that takes over its memory (no copy; the bucket's
+ * free function drops our reference); runs of small ones are copied into
+ * one buffer. */
 static void refill(ws_conn_t *wc)
 {
-    apr_bucket_alloc_t *ba = wc->c->bucket_alloc;
-    apr_size_t n = 0;
-    wsp_buf *f;
+    wsp_buf *run[WS_COALESCE_RUN], *f;
+    apr_size_t n = 0, run_bytes = 0;
+    int nrun = 0;
 
     if (!APR_BRIGADE_EMPTY(wc->out_bb))
         return;
     while (n < WS_WRITE_CHUNK && (f = wsp_session_pop(&wc->sess))) {
         apr_size_t len = wsp_buf_len(f);
-        APR_BRIGADE_INSERT_TAIL(wc->out_bb,
-            apr_bucket_heap_create((const char *)wsp_buf_data(f), len,
-                                   wsp_buf_unref, ba));
         n += len;
+        if (len > WS_COALESCE_MAX || nrun == WS_COALESCE_RUN) {
+            add_run(wc, run, nrun, run_bytes);
+            nrun = 0;
+            run_bytes = 0;
+        }
+        if (len > WS_COALESCE_MAX) {
+            add_frame_bucket(wc, f);
+            continue;
+        }
+        run[nrun++] = f;
+        run_bytes += len;
     }
+    if (nrun)
+        add_run(wc, run, nrun, run_bytes);
 }
 
 /* Moves up to WS_WRITE_CHUNK bytes from the head of out_bb to pass_bb:
