@@ -71,15 +71,7 @@ sub ws_open {
 sub small_client {
     my ($path) = @_;
     my $port = WSClient::server_port();
-    my $ws = WSClient->new(port => $port, no_connect => 1, timeout => 10);
-    my $sock = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
-    setsockopt($sock, SOL_SOCKET, SO_RCVBUF, pack('i', 16384)) or die "SO_RCVBUF: $!";
-    setsockopt($sock, SOL_SOCKET, SO_SNDBUF, pack('i', 16384)) or die "SO_SNDBUF: $!";
-    $sock->connect(pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
-    $sock->autoflush(1);
-    binmode $sock;
-    $sock->blocking(0);
-    @$ws{qw(sock sel buf eof)} = ($sock, IO::Select->new($sock), '', 0);
+    my $ws = WSClient->new(port => $port, timeout => 10, rcvbuf => 16384, sndbuf => 16384);
     my $key = random_key();
     $ws->send_raw("GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                   . "Connection: Upgrade\r\nSec-WebSocket-Key: $key\r\n"

@@ -169,6 +169,8 @@ sub new {
         eof     => 0,
         error   => undef,
         auto_pong => $a{auto_pong} // 1,
+        rcvbuf  => $a{rcvbuf},        # SO_RCVBUF / SO_SNDBUF, set before
+        sndbuf  => $a{sndbuf},        # connecting (plain TCP only)
         tls     => $a{tls} // default_tls(),
     }, $class;
     $self->connect unless $a{no_connect};
@@ -192,6 +194,17 @@ sub connect {
             SSL_alpn_protocols => ['http/1.1'],
         ) or die "WSClient: cannot connect (TLS) to $self->{host}:$self->{port}: "
                  . ($IO::Socket::SSL::SSL_ERROR || $@ || $!) . "\n";
+    }
+    elsif ($self->{rcvbuf} || $self->{sndbuf}) {
+        # Small buffers shape the TCP window only if set before connect.
+        $sock = IO::Socket::INET->new(Proto => 'tcp') or die "WSClient: socket: $!\n";
+        for ([Socket::SO_RCVBUF(), $self->{rcvbuf}], [Socket::SO_SNDBUF(), $self->{sndbuf}]) {
+            next unless $_->[1];
+            setsockopt($sock, Socket::SOL_SOCKET(), $_->[0], pack('i', $_->[1]))
+                or die "WSClient: setsockopt: $!\n";
+        }
+        $sock->connect(Socket::pack_sockaddr_in($self->{port}, Socket::inet_aton($self->{host})))
+            or die "WSClient: cannot connect to $self->{host}:$self->{port}: $!\n";
     }
     else {
         $sock = IO::Socket::INET->new(

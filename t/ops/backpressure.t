@@ -111,15 +111,7 @@ sub bytes_out {
 # the window is small from the start).
 sub small_client {
     my $port = WSClient::server_port();
-    my $ws = WSClient->new(port => $port, no_connect => 1, timeout => 30);
-    my $sock = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
-    setsockopt($sock, SOL_SOCKET, SO_RCVBUF, pack('i', 65536)) or die "SO_RCVBUF: $!";
-    $sock->connect(pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
-    $sock->autoflush(1);
-    binmode $sock;
-    $sock->blocking(0);
-    @$ws{qw(sock sel buf eof)} = ($sock, IO::Select->new($sock), '', 0);
-    return $ws;
+    return WSClient->new(port => $port, timeout => 30, rcvbuf => 65536);
 }
 
 # --- open N WebSockets (all handshakes in flight at once) ---------------
