@@ -276,6 +276,24 @@ static void arm(ws_conn_t *wc)
         ws_loop_schedule(&wc->entry);  /* input may be waiting in filters */
 }
 
+/* Step 4.  Writing may unpause reading: then the input that waits (in
+ * in_bb, or inside mod_ssl where no poll sees it) is read at once, and
+ * its answers written. */
+static void write_output(ws_conn_t *wc, apr_time_t now)
+{
+    int was_paused = wsp_session_paused(&wc->sess);
+
+    if (ws_io_flush(wc, now) == WS_IO_ERROR) {
+        wsp_session_eof(&wc->sess, 1, now);
+        return;
+    }
+    if (was_paused && session_wants(wc, WSP_WANT_READ)) {
+        read_input(wc, now);
+        if (ws_io_flush(wc, now) == WS_IO_ERROR)
+            wsp_session_eof(&wc->sess, 1, now);
+    }
+}
+
 static void proceed(ws_loop_entry *e, unsigned events)
 {
     ws_conn_t *wc = WC(e);
@@ -308,21 +326,15 @@ static void proceed(ws_loop_entry *e, unsigned events)
      * peers wake once for them, not once each. */
     if (events == WS_EV_READABLE && session_wants(wc, WSP_WANT_WRITE))
         ws_loop_defer(&wc->entry);
-    else if (ws_io_flush(wc, now) == WS_IO_ERROR)
-        wsp_session_eof(&wc->sess, 1, now);
-    /* Writing may have unpaused reading: the rest of in_bb is next. */
-    if (wc->read_more && session_wants(wc, WSP_WANT_READ)) {
-        read_input(wc, now);
-        if (ws_io_flush(wc, now) == WS_IO_ERROR)
-            wsp_session_eof(&wc->sess, 1, now);
-    }
+    else
+        write_output(wc, now);
+    ws_outbox_publish(wc);             /* before the drain check uses it */
     if (ws_outbox_take_drain_wanted(wc) && wc->h->on_drain
         && wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN)
         wc->h->on_drain((ws_conn *)wc);
     apply_wants(wc, now);
     if (wc->state == WS_ST_FINISHED)
         goto out;
-    ws_outbox_publish(wc);
     arm(wc);
 out:
     wc->in_step = 0;

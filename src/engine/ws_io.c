@@ -218,7 +218,7 @@ static void refill(ws_conn_t *wc)
     while (n < WS_WRITE_CHUNK && (f = wsp_session_pop(&wc->sess))) {
         apr_size_t len = wsp_buf_len(f);
         n += len;
-        if (len > WS_COALESCE_MAX || nrun == WS_COALESCE_RUN) {
+        if (nrun && (len > WS_COALESCE_MAX || nrun == WS_COALESCE_RUN)) {
             add_run(wc, run, nrun, run_bytes);
             nrun = 0;
             run_bytes = 0;
