@@ -134,6 +134,7 @@ static void start_session(ws_conn_t *wc, apr_time_t now)
     wsp_session_init(&wc->sess, &cfg, &session_callbacks, wc, now);
     wc->state = WS_ST_OPEN;
     wc->opened_at = now;
+    wc->last_input = now;
     WS_COUNT(ws_stats_mine(), open, 1);
     WS_COUNT(ws_stats_mine(), opened, 1);
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00304)
@@ -172,12 +173,28 @@ static int session_wants(const ws_conn_t *wc, unsigned what)
     return (wsp_session_wants(&wc->sess) & what) != 0;
 }
 
+/* Input after a quiet spell is likely followed by another: once the
+ * socket is read dry, the connection gives back its cached read buffer. */
+static int note_input(ws_conn_t *wc, apr_time_t now)
+{
+    int after_quiet = now - wc->last_input >= WS_QUIET_TIME;
+    wc->last_input = now;
+    return after_quiet;
+}
+
+/* The ping or idle timer fired: the same for a connection quiet since. */
+static void trim_if_quiet(ws_conn_t *wc, apr_time_t now)
+{
+    if (now - wc->last_input >= WS_QUIET_TIME)
+        ws_io_trim_idle(wc);
+}
+
 /* Step 3.  Reads at most WS_READ_ROUNDS brigades (fairness: then comes
  * back next round).  What the session did not use (it paused for
  * backpressure) stays in in_bb for later. */
 static void read_input(ws_conn_t *wc, apr_time_t now)
 {
-    int rounds;
+    int rounds, after_quiet = 0;
 
     wc->read_more = 0;
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
@@ -193,18 +210,24 @@ static void read_input(ws_conn_t *wc, apr_time_t now)
         }
         st = ws_io_read(wc, &data, &len);
         if (st == WS_IO_AGAIN)
-            return;
+            break;
         if (st == WS_IO_EOF || st == WS_IO_ERROR) {
             wc->input_eof = 1;
             wsp_session_eof(&wc->sess, st == WS_IO_ERROR, now);
             return;
         }
+        after_quiet |= note_input(wc, now);
         used = wsp_session_feed(&wc->sess, (const uint8_t *)data, len, now);
         WS_COUNT(&wc->st, bytes_in, used);
         WS_COUNT(ws_stats_mine(), bytes_in, used);
         ws_io_read_consume(wc, used);
+        if (ws_io_read_dry(wc, len))  /* one read per readiness */
+            break;
     }
-    wc->read_more = 1;
+    if (rounds == WS_READ_ROUNDS)
+        wc->read_more = 1;
+    else if (after_quiet)
+        ws_io_trim_idle(wc);
 }
 
 /* LINGER: our FIN is out; read (and drop) until the peer's EOF. */
@@ -312,8 +335,10 @@ static void proceed(ws_loop_entry *e, unsigned events)
     ws_outbox_drain(wc, now);
     if (events & WS_EV_STOP)
         wsp_session_going_away(&wc->sess, now);
-    if (events & WS_EV_TIMER)
+    if (events & WS_EV_TIMER) {
         wsp_session_tick(&wc->sess, now);
+        trim_if_quiet(wc, now);
+    }
     if (wsp_session_get_state(&wc->sess) == WSP_SESSION_LINGER) {
         if (wc->shut_down && (events & WS_EV_READABLE))
             linger_input(wc, now);

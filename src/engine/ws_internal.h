@@ -41,6 +41,8 @@ extern module AP_MODULE_DECLARE_DATA websocket_module;
 #define WS_WRITE_CHUNK         (32 * 1024) /* stay under FlushMaxThreshold:
                                               the core filter never blocks */
 #define WS_READ_ROUNDS         16          /* reads per readiness, for fairness */
+#define WS_QUIET_TIME          apr_time_from_sec(1) /* input this far apart:
+                                              an idle connection, trim it */
 
 /* A handler .so loaded by WebSocketHandler. */
 typedef struct ws_handler_ref {
@@ -121,6 +123,15 @@ struct ws_conn {
     int              in_step;      /* inside proceed(): it writes at the end */
     apr_time_t       step_now;     /* proceed()'s clock, for sends inside it */
     int              needs_flush;  /* a connection filter may hold output */
+    int              poll_sees_input; /* no filter holds input back: a
+                                      short read means the socket is empty */
+    int              read_direct;  /* poll_sees_input and the core's
+                                      buffered input is used up */
+    apr_size_t       direct_len;   /* read into the loop's buffer, not yet
+                                      consumed */
+    apr_time_t       last_input;   /* when input last arrived */
+    int              buffer_cached;/* a read buffer went back to c's
+                                      allocator since the last trim */
     int              input_eof;    /* the peer's side ended */
     int              read_more;    /* stopped reading for fairness, or
                                       paused: input may wait in filters */
@@ -167,10 +178,12 @@ typedef enum {
 } ws_io_status;
 ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len);
 void         ws_io_read_consume(ws_conn_t *wc, apr_size_t n);
+int          ws_io_read_dry(const ws_conn_t *wc, apr_size_t len);
 ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now);
 ws_io_status ws_io_end_output(ws_conn_t *wc);
 ws_io_status ws_io_discard(ws_conn_t *wc);
 void         ws_io_shutdown_write(ws_conn_t *wc);
+void         ws_io_trim_idle(ws_conn_t *wc);
 void         ws_io_register_filters(void);
 int          ws_io_is_h2_stream(const conn_rec *c);
 apr_status_t ws_io_attach(ws_conn_t *wc);

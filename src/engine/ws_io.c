@@ -86,6 +86,20 @@ static int may_hold_output(const conn_rec *c)
     return 0;
 }
 
+/* 1 if a connection-level input filter may keep input the poll cannot
+ * see (mod_ssl's decrypted records, for one).  mod_reqtimeout's filter
+ * passes non-blocking reads straight through; anything unknown counts as
+ * holding. */
+static int may_hold_input(const conn_rec *c)
+{
+    const ap_filter_t *f;
+    for (f = c->input_filters; f; f = f->next)
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1
+            && strcmp(f->frec->name, "reqtimeout") != 0)
+            return 1;
+    return 0;
+}
+
 /* After the 101: how this connection is polled and written. */
 apr_status_t ws_io_attach(ws_conn_t *wc)
 {
@@ -94,6 +108,7 @@ apr_status_t ws_io_attach(ws_conn_t *wc)
     apr_pollfd_t *pfd = &wc->entry.pfd;
 
     wc->needs_flush = ws_io_is_h2_stream(c) || may_hold_output(c);
+    wc->poll_sees_input = !ws_io_is_h2_stream(c) && !may_hold_input(c);
     if (wc->needs_flush && !ws_io_is_h2_stream(c))
         ap_add_output_filter(WS_NOFLUSH_FILTER, NULL, NULL, c);
     memset(pfd, 0, sizeof(*pfd));
@@ -105,7 +120,9 @@ apr_status_t ws_io_attach(ws_conn_t *wc)
     return rv;
 }
 
-ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
+/* Through the filters: what the core (or mod_ssl, or mod_http2) has. */
+static ws_io_status read_filters(ws_conn_t *wc, const char **data,
+                                 apr_size_t *len)
 {
     apr_bucket_brigade *bb = wc->in_bb;
     apr_status_t rv;
@@ -138,11 +155,71 @@ ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
             rv = apr_bucket_read(b, data, len, APR_NONBLOCK_READ);
             if (rv != APR_SUCCESS)
                 return APR_STATUS_IS_EAGAIN(rv) ? WS_IO_AGAIN : WS_IO_ERROR;
-            if (*len)
+            if (*len) {
+                wc->buffer_cached = 1;  /* once consumed */
                 return WS_IO_MORE;
+            }
         }
         apr_bucket_delete(b);
     }
+}
+
+/* From the socket into the loop's one read buffer: one recv() of up to
+ * 64 KiB per readiness, no bucket and no buffer per connection.  What the
+ * session leaves unused is copied into in_bb by ws_io_read_consume(). */
+static ws_io_status read_socket(ws_conn_t *wc, const char **data,
+                                apr_size_t *len)
+{
+    apr_socket_t *s = ap_get_conn_socket(wc->c);
+    char *buf = ws_loop_scratch(wc->loop);
+    apr_interval_time_t timeout;
+    apr_size_t n = WS_LOOP_SCRATCH;
+    apr_status_t rv;
+
+    if (!buf)
+        return WS_IO_ERROR;
+    apr_socket_timeout_get(s, &timeout);
+    apr_socket_timeout_set(s, 0);      /* EAGAIN rather than a wait */
+    rv = apr_socket_recv(s, buf, &n);
+    apr_socket_timeout_set(s, timeout);
+    if (APR_STATUS_IS_EAGAIN(rv))
+        return WS_IO_AGAIN;
+    if (APR_STATUS_IS_EOF(rv) || (rv == APR_SUCCESS && n == 0))
+        return WS_IO_EOF;
+    if (rv != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, wc->c,
+                      WSLOGNO(00401) "WebSocket read failed");
+        return WS_IO_ERROR;
+    }
+    wc->direct_len = n;
+    *data = buf;
+    *len = n;
+    return WS_IO_MORE;
+}
+
+/* Input first comes through the filters.  On a plain connection (no
+ * filter that keeps input back, see may_hold_input()) the first read that
+ * finds nothing shows the core holds nothing more either (its greedy read
+ * ended at EAGAIN): from then on the socket is read directly. */
+ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
+{
+    ws_io_status st;
+
+    if (wc->read_direct && APR_BRIGADE_EMPTY(wc->in_bb))
+        return read_socket(wc, data, len);
+    st = read_filters(wc, data, len);
+    if (st == WS_IO_AGAIN && wc->poll_sees_input)
+        wc->read_direct = 1;
+    return st;
+}
+
+/* 1 if the last direct read emptied the socket: level-triggered polling
+ * reports whatever comes next, so reading again now would only return
+ * EAGAIN. */
+int ws_io_read_dry(const ws_conn_t *wc, apr_size_t len)
+{
+    return wc->read_direct && len < WS_LOOP_SCRATCH
+           && APR_BRIGADE_EMPTY(wc->in_bb);
 }
 
 /* The engine used n bytes of what ws_io_read() returned: drop them, keep
@@ -151,6 +228,17 @@ void ws_io_read_consume(ws_conn_t *wc, apr_size_t n)
 {
     apr_bucket *b;
 
+    if (wc->direct_len) {              /* the loop's buffer: copy the rest */
+        const char *buf = ws_loop_scratch(wc->loop);
+        if (n < wc->direct_len) {
+            APR_BRIGADE_INSERT_TAIL(wc->in_bb,
+                apr_bucket_heap_create(buf + n, wc->direct_len - n, NULL,
+                                       wc->c->bucket_alloc));
+            wc->buffer_cached = 1;
+        }
+        wc->direct_len = 0;
+        return;
+    }
     if (APR_BRIGADE_EMPTY(wc->in_bb))
         return;
     b = APR_BRIGADE_FIRST(wc->in_bb);
@@ -374,18 +462,47 @@ void ws_io_shutdown_write(ws_conn_t *wc)
     apr_socket_shutdown(ap_get_conn_socket(wc->c), APR_SHUTDOWN_WRITE);
 }
 
+/* The connection's allocator keeps freed blocks (up to MaxMemFree) for
+ * reuse; the one an idle WebSocket keeps is the last 8 KiB read buffer.
+ * With the allocator's cache bound lowered to nothing, taking a block of
+ * that size and freeing it again returns the cached one to the system. */
+static void drop_cached_read_buffer(conn_rec *c)
+{
+    void *p = apr_bucket_alloc(APR_BUCKET_BUFF_SIZE, c->bucket_alloc);
+    if (p)
+        apr_bucket_free(p);
+}
+
 /* Finishes r (its pool goes with the EOR bucket) and hands the pool's
  * memory back to the system rather than to the connection's allocator,
  * which would keep it cached (MaxMemFree) for as long as the WebSocket
- * lives.  Only for this one release: returning every freed block at once
- * (e.g. each 8 KiB read buffer) cost two thirds of the echo throughput. */
+ * lives; the handshake's read buffer goes too.  Only at such moments:
+ * returning every freed block at once (e.g. each 8 KiB read buffer) cost
+ * two thirds of the echo throughput. */
 static void release_request_memory(conn_rec *c, request_rec *r)
 {
     apr_allocator_t *a = apr_pool_allocator_get(c->pool);
 
     apr_allocator_max_free_set(a, 1);
     ap_process_request_after_handler(r);
+    drop_cached_read_buffer(c);
     apr_allocator_max_free_set(a, ap_max_mem_free);
+}
+
+/* A connection that has been quiet keeps no cached read buffer: it is
+ * 8 KiB of every idle WebSocket's ~17 KiB.  Busy connections keep theirs
+ * (see release_request_memory). */
+void ws_io_trim_idle(ws_conn_t *wc)
+{
+    apr_allocator_t *a;
+
+    if (!wc->buffer_cached || !wc->c || ws_io_is_h2_stream(wc->c))
+        return;                /* mod_http2 owns a stream's allocator */
+    a = apr_pool_allocator_get(wc->c->pool);
+    apr_allocator_max_free_set(a, 1);
+    drop_cached_read_buffer(wc->c);
+    apr_allocator_max_free_set(a, ap_max_mem_free);
+    wc->buffer_cached = 0;
 }
 
 /* Async MPM: ends the HTTP request of an open WebSocket.  Its pool (8 KiB

@@ -11,6 +11,8 @@
  * Other threads talk to the loop only through loop->mutex: handing off an
  * entry (incoming), or scheduling one (ready).
  */
+#include <stdlib.h>
+
 #include "httpd.h"
 #include "http_log.h"
 #include "http_main.h"
@@ -47,6 +49,23 @@ static int timer_compare(void *a, void *b)
     return (apr_uintptr_t)x < (apr_uintptr_t)y ? -1 : 1;
 }
 
+static apr_status_t free_scratch(void *data)
+{
+    ws_loop *loop = data;
+    free(loop->scratch);
+    loop->scratch = NULL;
+    return APR_SUCCESS;
+}
+
+/* malloc'd on first use, on the loop thread: a private loop that never
+ * reads directly (an HTTP/2 stream, TLS) never pays for it. */
+void *ws_loop_scratch(ws_loop *loop)
+{
+    if (!loop->scratch)
+        loop->scratch = malloc(WS_LOOP_SCRATCH);
+    return loop->scratch;
+}
+
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
 {
     apr_pool_t *p;
@@ -74,6 +93,7 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
         return rv;
     }
     apr_skiplist_set_compare(loop->timers, timer_compare, timer_compare);
+    apr_pool_cleanup_register(p, loop, free_scratch, apr_pool_cleanup_null);
     *out = loop;
     return APR_SUCCESS;
 }

@@ -78,6 +78,7 @@ struct ws_loop {
     volatile int        stopping;    /* WS_EV_STOP to everything */
     volatile int        exiting;     /* WS_EV_ABORT and leave */
     int                 stop_done;
+    void               *scratch;     /* ws_loop_scratch(), malloc'd */
 };
 
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
@@ -108,6 +109,10 @@ void         ws_loop_forget(ws_loop_entry *e);
  * answers after the others have read theirs, so the answers of one round
  * leave together.  No lock: loop thread only. */
 void         ws_loop_defer(ws_loop_entry *e);
+/* A buffer of WS_LOOP_SCRATCH bytes for the loop thread, valid until its
+ * next proceed() (one read buffer for all connections, not one each). */
+#define WS_LOOP_SCRATCH 65536
+void        *ws_loop_scratch(ws_loop *loop);
 /* Any thread.  Returns 1 if the caller must wake the loop (the list was
  * empty and the caller is not the loop thread); _locked: the caller holds
  * loop->mutex. */
