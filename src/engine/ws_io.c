@@ -2,9 +2,11 @@
  * ws_io.c - moves bytes between a connection's filter chains and the engine,
  * without ever blocking the loop thread.
  *
- * Everything goes through c->input_filters / c->output_filters (so mod_ssl
- * and mod_logio see the traffic), never the raw socket, except for the
- * final shutdown of the write side.
+ * Output always goes through c->output_filters.  Input goes through
+ * c->input_filters, except on a plain connection once the core holds no
+ * input of its own: no filter there can keep data back, so the socket is
+ * read directly into the loop's buffer (see ws_io_read()).  Lingering
+ * reads and the shutdown of the write side use the socket too.
  *
  * Output: the core output filter (server/core_filters.c) writes
  * non-blocking unless a brigade holds a FLUSH bucket or more than
