@@ -71,9 +71,13 @@ CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
 ECHO_SRCS   := handlers/echo.c
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
-               t/handlers/hostile_handler.c
+               t/handlers/hostile_handler.c t/handlers/v2_handler.c
+# A handler built against the version-1 header (t/handlers/v1/), which a
+# version-2 module must keep loading.
+V1_SRCS     := t/handlers/v1/v1_handler.c
 # Headers only matter for "rebuild when changed"; all of them, cheap.
-HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h)
+HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h \
+                          t/handlers/v1/*.h)
 
 WARN_CFLAGS := -Wall -Wextra
 # WERROR=1 turns warnings into errors (the code is meant to be -Wall -Wextra clean).
@@ -96,9 +100,10 @@ TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
 MODULE      := $(BUILD)/mod_websocket.so
 ECHO_SO     := $(BUILD)/mod_websocket_echo.so
 TEST_SO     := $(BUILD)/mod_websocket_test.so
+V1_SO       := $(BUILD)/mod_websocket_v1test.so
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO))
+SOS         := $(MODULE) $(ECHO_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
 # must be wrapped in -Wc,/-Wl, or apxs rejects it.
@@ -148,7 +153,10 @@ $(ECHO_SO): $(ECHO_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_echo,$(ECHO_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS))
 
 $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
-	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS))
+	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
+
+$(V1_SO): $(V1_SRCS) $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_v1test,$(V1_SRCS),$(WARN_CFLAGS) $(SAN_FLAGS),$(SAN_FLAGS))
 
 # run, start, test and bench first install what is missing, then go on in a
 # sub-make: mk/core.mk asks apr-1-config for flags when make reads it, which

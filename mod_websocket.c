@@ -2,14 +2,17 @@
  * mod_websocket.c - httpd glue: the module record, directives and hooks.
  *
  *   LoadModule websocket_module modules/mod_websocket.so
+ *   WebSocketHandlerLoad echo modules/mod_websocket_echo.so echo
  *   <Location /echo>
- *       WebSocketHandler modules/mod_websocket_echo.so echo
+ *       WebSocketHandler echo
  *   </Location>
  *
  * The work happens in src/engine (handshake, loop, connections) and
  * src/core (the RFC 6455 protocol over byte buffers).
  */
 #include "ws_internal.h"
+#include "wsp_handshake.h"
+#include "wsp_origin.h"
 #include "ap_mpm.h"
 #include "http_request.h"
 #include "mpm_common.h"
@@ -18,10 +21,6 @@
 #include <errno.h>
 
 #define WS_HANDLER_NAME "websocket-handler"
-
-/* Set when any WebSocketHandler is configured, so that servers without
- * WebSockets do not start a loop thread in every child. */
-static int ws_in_use;
 
 /* --- configuration ---------------------------------------------------------- */
 
@@ -42,7 +41,9 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     ws_dir_conf *base = basev, *add = addv;
     ws_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
-    MERGE(handler, NULL);
+    MERGE(location, NULL);
+    MERGE(protocols, NULL);
+    MERGE(origins, NULL);
     MERGE(max_message, -1);
     MERGE(max_pending, -1);
     MERGE(ping_interval, -1);
@@ -52,14 +53,42 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
-static const char *set_handler(cmd_parms *cmd, void *dconf, const char *path,
-                               const char *symbol)
+static const char *load_handler(cmd_parms *cmd, void *dconf, int argc,
+                                char *const argv[])
+{
+    (void)dconf;
+    return ws_handlers_load(cmd, argc, argv);
+}
+
+static const char *set_handler(cmd_parms *cmd, void *dconf, int argc,
+                               char *const argv[])
 {
     ws_dir_conf *conf = dconf;
-    const char *err = ws_handler_load(cmd, path, symbol, &conf->handler);
-    if (!err)
-        ws_in_use = 1;
-    return err;
+    return ws_handlers_select(cmd, argc, argv, &conf->location);
+}
+
+static const char *add_protocol(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf *conf = dconf;
+    if (!wsp_is_token(arg, strlen(arg)))
+        return apr_psprintf(cmd->pool, "WebSocketProtocol: '%s' is not a "
+                            "valid subprotocol name (an HTTP token)", arg);
+    if (!conf->protocols)
+        conf->protocols = apr_array_make(cmd->pool, 2, sizeof(char *));
+    APR_ARRAY_PUSH(conf->protocols, const char *) = arg;
+    return NULL;
+}
+
+static const char *add_origin(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf *conf = dconf;
+    const char *err = wsp_origin_pattern_error(arg);
+    if (err)
+        return apr_psprintf(cmd->pool, "WebSocketOrigin: '%s': %s", arg, err);
+    if (!conf->origins)
+        conf->origins = apr_array_make(cmd->pool, 2, sizeof(char *));
+    APR_ARRAY_PUSH(conf->origins, const char *) = arg;
+    return NULL;
 }
 
 /* A whole number in [min, max], or NULL. */
@@ -126,8 +155,19 @@ static const char *set_log_format(cmd_parms *cmd, void *dconf, const char *arg)
 #define WS_CONTEXT (OR_FILEINFO | ACCESS_CONF | RSRC_CONF)
 
 static const command_rec ws_cmds[] = {
-    AP_INIT_TAKE2("WebSocketHandler", set_handler, NULL, OR_FILEINFO | ACCESS_CONF,
-                  "a handler shared object and the name of its init function"),
+    AP_INIT_TAKE_ARGV("WebSocketHandlerLoad", load_handler, NULL, RSRC_CONF,
+                  "a name, a handler shared object, its init function, then "
+                  "the handler's arguments"),
+    AP_INIT_TAKE_ARGV("WebSocketHandler", set_handler, NULL,
+                  OR_FILEINFO | ACCESS_CONF,
+                  "the name of a handler loaded with WebSocketHandlerLoad, "
+                  "then this location's arguments for it"),
+    AP_INIT_ITERATE("WebSocketProtocol", add_protocol, NULL, WS_CONTEXT,
+                  "the subprotocols this location accepts, in order of "
+                  "preference"),
+    AP_INIT_ITERATE("WebSocketOrigin", add_origin, NULL, WS_CONTEXT,
+                  "the Origins allowed to open a WebSocket here (exact, or "
+                  "*.domain); others get 403"),
     AP_INIT_TAKE1("WebSocketMaxMessageSize", set_max_message, NULL, WS_CONTEXT,
                   "the largest message accepted, in bytes (default 16777216)"),
     AP_INIT_TAKE1("WebSocketMaxPendingOutput", set_max_pending, NULL, WS_CONTEXT,
@@ -153,7 +193,7 @@ static const command_rec ws_cmds[] = {
 static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog; (void)ptemp;
-    ws_in_use = 0;
+    ws_handlers_pre_config();
     ws_connlog_init(pconf);
     return OK;
 }
@@ -173,7 +213,7 @@ static int ws_fixups(request_rec *r)
 {
     ws_dir_conf *conf = ap_get_module_config(r->per_dir_config,
                                              &websocket_module);
-    if (conf->handler && !r->main)
+    if (conf->location && !r->main)
         r->handler = WS_HANDLER_NAME;
     return DECLINED;
 }
@@ -185,7 +225,7 @@ static int ws_content_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, WS_HANDLER_NAME) != 0 || r->main)
         return DECLINED;
     conf = ap_get_module_config(r->per_dir_config, &websocket_module);
-    if (!conf->handler)
+    if (!conf->location)
         return DECLINED;
     return ws_upgrade_handler(r, conf);
 }
@@ -208,19 +248,20 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_loop *loop;
     apr_status_t rv;
 
-    if (!ws_in_use)
+    if (!ws_handlers_in_use())
         return;
     ws_stats_child_init(pchild);
     ws_loop_init_child(pchild);
-    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async)
-        return;
-    rv = ws_loop_create(&loop, 1, pchild);
-    if (rv == APR_SUCCESS)
-        rv = ws_loop_start_thread(loop);
-    if (rv != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WSLOGNO(00001)
-                     "cannot start the WebSocket loop thread; WebSockets "
-                     "will each hold a worker thread in this child");
+    if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async) {
+        rv = ws_loop_create(&loop, 1, pchild);
+        if (rv == APR_SUCCESS)
+            rv = ws_loop_start_thread(loop);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WSLOGNO(00001)
+                         "cannot start the WebSocket loop thread; WebSockets "
+                         "will each hold a worker thread in this child");
+    }
+    ws_handlers_child_init(pchild);
 }
 
 /* Graceful or not, the child is going: close every WebSocket with 1001

@@ -1,8 +1,10 @@
 /*
  * echo.c - the tutorial's echo server as a mod_websocket handler.
  *
+ *   WebSocketHandlerLoad echo modules/mod_websocket_echo.so echo
  *   <Location /echo>
- *       WebSocketHandler modules/mod_websocket_echo.so echo
+ *       WebSocketHandler echo
+ *       WebSocketProtocol echo-protocol
  *   </Location>
  *
  * Every text and binary message goes back unchanged; after echoing the text
@@ -23,18 +25,16 @@ static void echo_message(ws_conn *c, ws_message_type type, const void *data,
         ws_close(c, 1000, "Goodbye");
 }
 
+/* Callbacks left out are NULL: no on_handshake (accept everyone; the
+ * subprotocol, if any, is the one WebSocketProtocol picks), no arguments. */
 static const ws_handler echo_handler = {
-    WS_HANDLER_ABI_VERSION,
-    sizeof(ws_handler),
-    "echo",
-    NULL,            /* on_handshake: accept everyone, no subprotocol */
-    NULL,            /* on_open */
-    echo_message,
-    NULL,            /* on_close */
-    NULL             /* on_drain */
+    .abi_version = WS_HANDLER_ABI_VERSION,
+    .size        = sizeof(ws_handler),
+    .name        = "echo",
+    .on_message  = echo_message,
 };
 
-/* The init function named in WebSocketHandler. */
+/* The init function named in WebSocketHandlerLoad. */
 const ws_handler *echo(const ws_server *server)
 {
     (void)server;

@@ -1,30 +1,53 @@
 /*
  * mod_websocket.h - the handler API of mod_websocket (public, versioned).
  *
- * A handler is a shared object that exports one init function, named in the
- * WebSocketHandler directive:
+ * A handler is a shared object that exports one init function.  The main
+ * server configuration loads it once, under a name, and locations select
+ * it by that name (with arguments of their own):
  *
- *     WebSocketHandler modules/mod_websocket_echo.so echo
+ *     WebSocketHandlerLoad echo modules/mod_websocket_echo.so echo
+ *     <Location /echo>
+ *         WebSocketHandler echo
+ *     </Location>
  *
  *     const ws_handler *echo(const ws_server *server);
  *
- * The module calls it once per process when the configuration is read; it
- * returns a table of callbacks (static storage) whose abi_version is
- * WS_HANDLER_ABI_VERSION, or NULL to refuse (configtest then fails).
+ * The module calls the init function once per configuration cycle, in the
+ * process that reads the configuration (also for `apachectl configtest`);
+ * it returns a table of callbacks (static storage) whose abi_version is
+ * WS_HANDLER_ABI_VERSION (or 1, see below), or NULL to refuse (the
+ * configuration then fails).  on_load and on_location then check the
+ * directives' arguments and build the handler's and each location's state.
+ *
+ * Versions.  ABI version 1 handlers (no on_load and later callbacks) keep
+ * loading.  Functions added after version 1 are reached through wrappers
+ * that check the module's table size: against an older module they answer
+ * WS_ENOSYS (or NULL), never a call past the end of its table.
  *
  * Threading contract
  * ------------------
+ * - Configuration callbacks (init, on_load, on_location) run while httpd
+ *   reads its configuration, in the parent and in apachectl processes:
+ *   start no threads there.  on_child_init/on_child_exit run once per
+ *   location in every child process that serves WebSockets.
  * - All callbacks of one connection run one at a time, on the thread that
- *   owns the connection: under mpm_event one event-loop thread per child
- *   process serves every WebSocket of that child, so a callback must not
- *   block (no sleeping, no blocking network calls); hand slow work to a
- *   thread of your own and ws_send() the result from there.
- *   Under prefork/worker the request's own thread runs the connection.
- * - ws_send(), ws_close(), ws_buffered_amount(), ws_retain() and
- *   ws_release() may be called from any thread, at any time between
- *   on_open and the return of on_close, and later too by a holder of a
- *   reference taken with ws_retain() (they then fail with WS_ECLOSED).
- * - Other accessors (headers, subprotocol, user data) are for callbacks.
+ *   owns the connection (its "loop thread"): under mpm_event one event-loop
+ *   thread per child process serves every WebSocket of that child, so
+ *   callbacks of all its connections are serialized and a callback must
+ *   not block (no sleeping, no blocking network calls).  Under prefork and
+ *   worker, and on HTTP/2 streams, each connection runs on a thread of its
+ *   own: callbacks of different connections may then run at the same time.
+ * - Callbacks run without any lock of the module held.  From a callback a
+ *   handler may send to, close or defer to any connection, its own or
+ *   others (ws_send() and the rest below are safe there).
+ * - From any thread, at any time between on_open and the return of
+ *   on_close (and later by a holder of a ws_retain() reference, then
+ *   failing with WS_ECLOSED): ws_send(), ws_send_part(), ws_close(),
+ *   ws_buffered_amount(), ws_retain(), ws_release(), ws_defer(), ws_log().
+ * - Only in the connection's own callbacks (or a function run by
+ *   ws_defer()): ws_set_timer() and the accessors (headers, query,
+ *   environment, subprotocol, user data, location context).
+ *   ws_select_protocol() and ws_set_header(): only in on_handshake.
  * - A ws_conn handle stays valid until on_close returns, or until the last
  *   ws_release() of a reference taken with ws_retain(), whichever is later.
  */
@@ -38,12 +61,14 @@
 extern "C" {
 #endif
 
-/* Bumped when a struct below changes incompatibly.  Additions at the end of
- * a struct keep the version and grow its size field. */
-#define WS_HANDLER_ABI_VERSION 1
+/* 2: on_load, on_location, per-child and timer callbacks, and the
+ * functions after log in ws_server.  Additions at the end of a struct keep
+ * the version and grow its size field. */
+#define WS_HANDLER_ABI_VERSION 2
 
 typedef struct ws_conn ws_conn;       /* one WebSocket, opaque */
 typedef struct ws_server ws_server;   /* the module's function table */
+typedef struct ws_config ws_config;   /* a directive being read, opaque */
 
 typedef enum ws_message_type {
     WS_TEXT   = 1,                    /* UTF-8, validated by the module */
@@ -56,7 +81,17 @@ enum {
     WS_ECLOSED   = -1,   /* the connection is closing or closed */
     WS_EINVAL    = -2,   /* bad argument (e.g. text that is not UTF-8, bad close code) */
     WS_ENOMEM    = -3,
-    WS_EFULL     = -4    /* the outbound queue is full (backpressure) */
+    WS_EFULL     = -4,   /* the outbound queue is full (backpressure) */
+    WS_ENOSYS    = -5,   /* the running module is older than this header */
+    WS_ESTATE    = -6    /* not allowed now (e.g. ws_set_header() after
+                            on_handshake, ws_send() inside a ws_send_part()
+                            message) */
+};
+
+/* Log levels for ws_log() (httpd's APLOG_* values). */
+enum {
+    WS_LOG_ERR = 3, WS_LOG_WARNING = 4, WS_LOG_NOTICE = 5,
+    WS_LOG_INFO = 6, WS_LOG_DEBUG = 7
 };
 
 /* Callbacks a handler provides.  Any may be NULL. */
@@ -81,6 +116,25 @@ typedef struct ws_handler {
     /* The outbound queue has drained below its bound after ws_send()
      * returned WS_EFULL. */
     void (*on_drain)(ws_conn *c);
+
+    /* ---- ABI version 2 ---- */
+    /* WebSocketHandlerLoad's arguments after the init function's name;
+     * returns the handler's context (ws_config_handler_ctx()).  Reject
+     * bad arguments with ws_config_error().  NULL callback: arguments are
+     * refused. */
+    void *(*on_load)(ws_config *cfg, int argc, const char *const *argv);
+    /* One WebSocketHandler line (one location): its arguments after the
+     * handler's name; returns that location's context, reached from every
+     * callback of its connections with ws_location_ctx().  Each location is
+     * an instance of its own.  NULL callback: arguments are refused. */
+    void *(*on_location)(ws_config *cfg, int argc, const char *const *argv);
+    /* In every child process that serves WebSockets, once per location,
+     * with that location's context: start per-child work here (threads,
+     * connections to other servers).  on_child_exit as the child stops. */
+    void (*on_child_init)(void *location_ctx);
+    void (*on_child_exit)(void *location_ctx);
+    /* The time set by ws_set_timer() has come (loop thread). */
+    void (*on_timer)(ws_conn *c);
 } ws_handler;
 
 typedef const ws_handler *(*ws_handler_init_fn)(const ws_server *server);
@@ -104,12 +158,29 @@ struct ws_server {
     const char *(*user)(ws_conn *c);
     const char *(*remote_ip)(ws_conn *c);
     void        (*log)(ws_conn *c, int level, const char *fmt, va_list ap);
+    /* ---- ABI version 2 ---- */
+    void       *(*location_ctx)(ws_conn *c);
+    const char *(*query)(ws_conn *c);
+    const char *(*env)(ws_conn *c, const char *name);
+    int         (*set_header)(ws_conn *c, const char *name, const char *value);
+    int         (*set_timer)(ws_conn *c, long long usec);
+    int         (*defer)(ws_conn *c, void (*fn)(ws_conn *c, void *arg), void *arg);
+    int         (*send_part)(ws_conn *c, ws_message_type type, const void *data,
+                             size_t len, int fin);
+    void       *(*config_alloc)(ws_config *cfg, size_t size);
+    void        (*config_error)(ws_config *cfg, const char *msg);
+    const char *(*config_where)(ws_config *cfg);
+    void       *(*config_handler_ctx)(ws_config *cfg);
+    void        (*log_server)(int level, const char *fmt, va_list ap);
 };
 
 /* Every ws_conn starts with a pointer to the module's table: that is the
  * whole of its layout that handlers may rely on. */
 struct ws_conn_head { const ws_server *server; };
 #define WS__SRV(c) (((const struct ws_conn_head *)(const void *)(c))->server)
+/* 1 if the running module's table has the function fn (version 2 on). */
+#define WS__HAS(srv, fn) \
+    ((srv)->size >= offsetof(ws_server, fn) + sizeof((srv)->fn) && (srv)->fn)
 
 /* Queues a message (copied).  WS_EFULL once the queue already holds
  * WebSocketMaxPendingOutput (on_drain follows when it falls below half);
@@ -147,8 +218,9 @@ static inline const char *ws_uri(ws_conn *c) { return WS__SRV(c)->uri(c); }
 static inline const char *ws_user(ws_conn *c) { return WS__SRV(c)->user(c); }
 static inline const char *ws_remote_ip(ws_conn *c) { return WS__SRV(c)->remote_ip(c); }
 
-/* Logs through httpd's error log with the module's LogLevel; level is an
- * APLOG_* value (APLOG_ERR 3 ... APLOG_DEBUG 7). */
+/* Logs through httpd's error log with the module's LogLevel (so
+ * `LogLevel websocket:debug` shows WS_LOG_DEBUG); level is WS_LOG_*.
+ * From any thread. */
 static inline void ws_log(ws_conn *c, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -159,6 +231,77 @@ static inline void ws_log(ws_conn *c, int level, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     WS__SRV(c)->log(c, level, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- ABI version 2 ---------------------------------------------------- */
+
+/* The context on_location returned for this connection's location. */
+static inline void *ws_location_ctx(ws_conn *c)
+{ return WS__HAS(WS__SRV(c), location_ctx) ? WS__SRV(c)->location_ctx(c) : NULL; }
+/* The handshake's query string (without '?'), or NULL. */
+static inline const char *ws_query(ws_conn *c)
+{ return WS__HAS(WS__SRV(c), query) ? WS__SRV(c)->query(c) : NULL; }
+/* A variable of the request's environment (what SetEnv, mod_rewrite's
+ * E= flag, mod_setenvif or an auth module set), or NULL. */
+static inline const char *ws_env(ws_conn *c, const char *name)
+{ return WS__HAS(WS__SRV(c), env) ? WS__SRV(c)->env(c, name) : NULL; }
+/* In on_handshake: adds a header to the 101 response (e.g. Set-Cookie).
+ * The WebSocket headers themselves cannot be set (WS_EINVAL). */
+static inline int ws_set_header(ws_conn *c, const char *name, const char *value)
+{ return WS__HAS(WS__SRV(c), set_header) ? WS__SRV(c)->set_header(c, name, value)
+                                         : WS_ENOSYS; }
+/* on_timer runs once, usec microseconds from now, on the connection's loop
+ * thread; setting it again replaces the time, 0 cancels.  One timer per
+ * connection.  In the connection's callbacks only. */
+static inline int ws_set_timer(ws_conn *c, long long usec)
+{ return WS__HAS(WS__SRV(c), set_timer) ? WS__SRV(c)->set_timer(c, usec) : WS_ENOSYS; }
+/* From any thread: runs fn(c, arg) on the connection's loop thread, after
+ * the sends queued before it.  On WS_OK fn runs exactly once, even if the
+ * connection closes first (then after on_close, with sends answering
+ * WS_ECLOSED), so it may free arg. */
+static inline int ws_defer(ws_conn *c, void (*fn)(ws_conn *c, void *arg), void *arg)
+{ return WS__HAS(WS__SRV(c), defer) ? WS__SRV(c)->defer(c, fn, arg) : WS_ENOSYS; }
+/* Sends a message in parts: each call one frame, fin=1 on the last.  Pings
+ * and pongs may go out between the parts; other messages of this
+ * connection wait (ws_send() answers WS_ESTATE) until fin.  The type of
+ * every part is that of the first.  Text: each part must be UTF-8 on its
+ * own (no character split across parts). */
+static inline int ws_send_part(ws_conn *c, ws_message_type t, const void *d,
+                               size_t n, int fin)
+{ return WS__HAS(WS__SRV(c), send_part) ? WS__SRV(c)->send_part(c, t, d, n, fin)
+                                        : WS_ENOSYS; }
+
+/* Configuration callbacks (on_load, on_location).  A ws_config starts with
+ * the module's table, as a ws_conn does. */
+/* Memory that lives as long as this configuration (freed at restart). */
+static inline void *ws_config_alloc(ws_config *cfg, size_t n)
+{ return WS__SRV(cfg)->config_alloc(cfg, n); }
+/* Rejects the directive; httpd prints msg (copied) and fails configtest. */
+static inline void ws_config_error(ws_config *cfg, const char *msg)
+{ WS__SRV(cfg)->config_error(cfg, msg); }
+/* The <Location>/<Directory> of a WebSocketHandler line, or NULL. */
+static inline const char *ws_config_where(ws_config *cfg)
+{ return WS__SRV(cfg)->config_where(cfg); }
+/* In on_location: the context on_load returned. */
+static inline void *ws_config_handler_ctx(ws_config *cfg)
+{ return WS__SRV(cfg)->config_handler_ctx(cfg); }
+
+/* Logs without a connection (on_child_init, a thread of the handler's). */
+static inline void ws_log_server(int level, const ws_server *srv,
+                                 const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static inline void ws_log_server(int level, const ws_server *srv,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+    if (!WS__HAS(srv, log_server))
+        return;
+    va_start(ap, fmt);
+    srv->log_server(level, fmt, ap);
     va_end(ap);
 }
 

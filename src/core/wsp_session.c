@@ -326,6 +326,8 @@ int wsp_session_send(wsp_session *s, int opcode, const void *data, size_t len,
     rc = check_send(s, opcode, len > WSP_MAX_CONTROL_PAYLOAD);
     if (rc != WSP_SEND_OK)
         return rc;
+    if (s->parts_open && is_data_opcode(opcode))
+        return WSP_SEND_ESTATE;
     if (!(b = wsp_buf_frame(opcode, 1, 0, data, len)))
         return WSP_SEND_ENOMEM;
     if ((rc = wsp_lane_enqueue(s, b)) != WSP_SEND_OK)
@@ -333,17 +335,35 @@ int wsp_session_send(wsp_session *s, int opcode, const void *data, size_t len,
     return rc;
 }
 
+/* Messages in parts: a continuation only inside one, a new data message
+ * only outside.  Returns the parts_open value after b, or -1. */
+static int parts_after(const wsp_session *s, const wsp_buf *b)
+{
+    int opcode = wsp_buf_opcode(b);
+    int fin = (wsp_buf_data(b)[0] & 0x80) != 0;
+
+    if (opcode == WSP_OP_CONT)
+        return s->parts_open ? !fin : -1;
+    if (is_data_opcode(opcode))
+        return s->parts_open ? -1 : !fin;
+    return s->parts_open;              /* control frames pass */
+}
+
 int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
 {
-    int rc;
+    int rc, opcode = wsp_buf_opcode(b), parts;
 
     sync_clock(s, now);
-    rc = check_send(s, wsp_buf_opcode(b),
+    rc = check_send(s, opcode == WSP_OP_CONT ? WSP_OP_BINARY : opcode,
                     wsp_buf_len(b) > 2 + WSP_MAX_CONTROL_PAYLOAD);
     if (rc != WSP_SEND_OK)
         return rc;
+    if ((parts = parts_after(s, b)) < 0)
+        return WSP_SEND_ESTATE;
     if ((rc = wsp_lane_enqueue(s, wsp_buf_ref(b))) != WSP_SEND_OK)
         wsp_buf_unref(b);
+    else
+        s->parts_open = (unsigned)parts;
     return rc;
 }
 

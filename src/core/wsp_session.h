@@ -139,7 +139,9 @@ enum wsp_send_status {
     WSP_SEND_EFULL,          /* data refused: queued cost >= max_pending */
     WSP_SEND_ECLOSED,        /* not OPEN any more (a close is queued) */
     WSP_SEND_ENOMEM,
-    WSP_SEND_EINVAL          /* bad opcode, control payload > 125, bad code */
+    WSP_SEND_EINVAL,         /* bad opcode, control payload > 125, bad code */
+    WSP_SEND_ESTATE          /* a whole message while one sent in parts is
+                                open, or a continuation with none open */
 };
 
 enum wsp_want {
@@ -190,7 +192,8 @@ typedef struct wsp_session {
     size_t    unwritten;     /* popped wire bytes not yet reported written */
     /* flags */
     unsigned  paused : 1, eof : 1, drain_wanted : 1, close_popped : 1,
-              notified : 1, rx_clock_stale : 1, feeding : 1;
+              notified : 1, rx_clock_stale : 1, feeding : 1,
+              parts_open : 1;  /* a message sent in parts lacks its FIN */
     int       busy;          /* inside a user callback */
     /* clocks */
     int64_t   now;           /* latest time seen */
@@ -214,7 +217,9 @@ size_t wsp_session_feed(wsp_session *s, const uint8_t *data, size_t len,
                         int64_t now);
 int    wsp_session_send(wsp_session *s, int opcode, const void *data,
                         size_t len, int64_t now);
-/* Queues a serialized frame (not a close), taking a reference on success. */
+/* Queues a serialized frame (not a close), taking a reference on success.
+ * A data frame without FIN opens a message in parts: until a continuation
+ * frame with FIN, only continuations (and pings, pongs) are accepted. */
 int    wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now);
 /* code 0 or 1005: a close without a status code. */
 int    wsp_session_close(wsp_session *s, int code, const char *reason,

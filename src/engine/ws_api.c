@@ -1,11 +1,13 @@
 /*
  * ws_api.c - the functions handlers reach through mod_websocket.h.
  *
- * send/close/buffered_amount/retain/release are safe from any thread (they
- * only touch the outbound queue under the loop's mutex); the accessors read
- * the handshake request and are for callbacks, while it still exists.
+ * send/close/buffered_amount/retain/release/defer/log are safe from any
+ * thread (they only touch the outbound queue under the loop's mutex, or
+ * copies in the ws_conn); the accessors read the handshake request and are
+ * for callbacks, while it still exists.  The table's order is the ABI.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "ws_internal.h"
 #include "apr_strings.h"
@@ -112,16 +114,97 @@ static const char *api_remote_ip(ws_conn *c)
     return WC(c)->remote_ip;
 }
 
+/* On the loop thread the connection's own log context (its LogLevel, the
+ * client address httpd adds); from any other thread the conn_rec may be
+ * going, so the server's, with the address we copied. */
 static void api_log(ws_conn *c, int level, const char *fmt, va_list ap)
 {
     ws_conn_t *wc = WC(c);
+    const char *name = wc->h->name ? wc->h->name : "handler";
     char buf[1024];
 
-    if (!wc->c)
-        return;
     apr_vsnprintf(buf, sizeof(buf), fmt, ap);
-    ap_log_cerror(APLOG_MARK, level & APLOG_LEVELMASK, 0, wc->c, "%s: %s",
-                  wc->h->name ? wc->h->name : "handler", buf);
+    level &= APLOG_LEVELMASK;
+    if (wc->c && (!wc->loop || ws_loop_is_owner(wc->loop)))
+        ap_log_cerror(APLOG_MARK, level, 0, wc->c, "%s: %s", name, buf);
+    else
+        ap_log_error(APLOG_MARK, level, 0, wc->s, "[client %s] %s: %s",
+                     wc->ip, name, buf);
+}
+
+static void api_log_server(int level, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    apr_vsnprintf(buf, sizeof(buf), fmt, ap);
+    ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, 0, NULL, "%s", buf);
+}
+
+/* ---- version 2 ---- */
+
+static void *api_location_ctx(ws_conn *c)
+{
+    return WC(c)->location ? WC(c)->location->ctx : NULL;
+}
+
+static const char *api_query(ws_conn *c)
+{
+    return WC(c)->query;
+}
+
+static const char *api_env(ws_conn *c, const char *name)
+{
+    apr_table_t *env = WC(c)->env;
+    return env && name ? apr_table_get(env, name) : NULL;
+}
+
+/* The handshake's own headers are the module's to write. */
+static int reserved_header(const char *name)
+{
+    static const char *const own[] = {
+        "Upgrade", "Connection", "Sec-WebSocket-Accept",
+        "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions",
+        "Sec-WebSocket-Version", "Content-Length", "Transfer-Encoding"
+    };
+    size_t i;
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A header name is an HTTP token; a value has no CR, LF or NUL. */
+static int api_set_header(ws_conn *c, const char *name, const char *value)
+{
+    ws_conn_t *wc = WC(c);
+
+    if (wc->state != WS_ST_HANDSHAKE || !wc->r)
+        return WS_ESTATE;
+    if (!name || !value || !wsp_is_token(name, strlen(name))
+        || reserved_header(name) || strpbrk(value, "\r\n"))
+        return WS_EINVAL;
+    if (!wc->extra_headers)
+        wc->extra_headers = apr_table_make(wc->r->pool, 2);
+    apr_table_add(wc->extra_headers, name, value);
+    return WS_OK;
+}
+
+static int api_set_timer(ws_conn *c, long long usec)
+{
+    ws_conn_t *wc = WC(c);
+
+    if (usec < 0)
+        return WS_EINVAL;
+    if (wc->state != WS_ST_OPEN || !ws_loop_is_owner(wc->loop))
+        return wc->state == WS_ST_FINISHED ? WS_ECLOSED : WS_ESTATE;
+    wc->timer_at = usec ? (wc->in_step ? wc->step_now : apr_time_now())
+                          + (apr_time_t)usec
+                        : 0;
+    return WS_OK;
+}
+
+static int api_defer(ws_conn *c, void (*fn)(ws_conn *, void *), void *arg)
+{
+    return ws_conn_defer(WC(c), fn, arg);
 }
 
 const ws_server ws_server_table = {
@@ -141,5 +224,18 @@ const ws_server ws_server_table = {
     api_uri,
     api_user,
     api_remote_ip,
-    api_log
+    api_log,
+    /* version 2 */
+    api_location_ctx,
+    api_query,
+    api_env,
+    api_set_header,
+    api_set_timer,
+    api_defer,
+    ws_conn_send_part,
+    ws_config_alloc_fn,
+    ws_config_error_fn,
+    ws_config_where_fn,
+    ws_config_handler_ctx_fn,
+    api_log_server
 };

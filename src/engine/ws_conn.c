@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ws_internal.h"
+#include "apr_strings.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -94,7 +95,13 @@ ws_conn_t *ws_conn_create(request_rec *r, const ws_dir_conf *conf)
     wc->uri = r->uri;
     wc->user = r->user;
     wc->remote_ip = r->useragent_ip;
-    wc->h = conf->handler->h;
+    wc->query = r->args;
+    wc->env = r->subprocess_env;
+    wc->s = r->server;
+    apr_cpystrn(wc->ip, r->useragent_ip ? r->useragent_ip : "-",
+                sizeof(wc->ip));
+    wc->location = conf->location;
+    wc->h = conf->location->handler->h;
     wc->conf_copy = *conf;
     wc->conf = &wc->conf_copy;
     wc->max_pending = conf->max_pending > 0 ? (apr_size_t)conf->max_pending
@@ -159,6 +166,7 @@ static void finish(ws_conn_t *wc)
     if (st != WSP_SESSION_FINISHED)      /* aborted from outside */
         wsp_session_eof(&wc->sess, 1, apr_time_now());
     ws_outbox_publish(wc);
+    ws_outbox_finish(wc);              /* after on_close: deferred calls */
     ws_connlog_write(wc);
     __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);
     wc->state = WS_ST_FINISHED;
@@ -180,6 +188,17 @@ static int note_input(ws_conn_t *wc, apr_time_t now)
     int after_quiet = now - wc->last_input >= WS_QUIET_TIME;
     wc->last_input = now;
     return after_quiet;
+}
+
+/* ws_set_timer()'s time has come. */
+static void run_handler_timer(ws_conn_t *wc, apr_time_t now)
+{
+    if (!wc->timer_at || now < wc->timer_at)
+        return;
+    wc->timer_at = 0;
+    if (wc->h->on_timer
+        && wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN)
+        wc->h->on_timer((ws_conn *)wc);
 }
 
 /* The ping or idle timer fired: the same for a connection quiet since. */
@@ -278,6 +297,9 @@ static void arm_deadline(ws_conn_t *wc)
     apr_time_t want = wsp_session_deadline(&wc->sess);
     apr_time_t armed = wc->entry.deadline;
 
+    if (wc->timer_at && (!want || wc->timer_at < want))
+        want = wc->timer_at;
+
     if (want && (!armed || want < armed))
         ws_loop_set_deadline(&wc->entry, want);
 }
@@ -337,6 +359,7 @@ static void proceed(ws_loop_entry *e, unsigned events)
         wsp_session_going_away(&wc->sess, now);
     if (events & WS_EV_TIMER) {
         wsp_session_tick(&wc->sess, now);
+        run_handler_timer(wc, now);
         trim_if_quiet(wc, now);
     }
     if (wsp_session_get_state(&wc->sess) == WSP_SESSION_LINGER) {

@@ -1,101 +1,280 @@
 /*
- * ws_handlers.c - loading handler shared objects for WebSocketHandler.
+ * ws_handlers.c - which handler serves which location: WebSocketHandlerLoad
+ * (loads code, main configuration only) and WebSocketHandler (selects a
+ * loaded handler, with arguments, per location; in .htaccess a name only).
  *
- * Each (path, symbol) is loaded and initialised once per configuration
- * cycle (and so once per process: children inherit it from the parent),
- * however many Locations name it.  Every way it can go wrong is a
- * configuration error with a message that says what to fix, never a crash.
+ * Everything lives in the configuration pool of the cycle that read it:
+ * a handler's table, its contexts and every instance.  Loading code from
+ * .htaccess is never possible: there the config pool is the request's,
+ * and anyone who may write a .htaccess would be choosing what every httpd
+ * child runs.
  */
-#include <stddef.h>
 #include <string.h>
 
 #include "ws_internal.h"
-#include "apr_dso.h"
+#include "ws_dso.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
 
-#define WS_HANDLER_CACHE_KEY "mod_websocket_handlers"
+APLOG_USE_MODULE(websocket);
 
-static apr_hash_t *handler_cache(apr_pool_t *pconf)
+/* The configuration being read (reset by ws_handlers_pre_config()). */
+static apr_hash_t  *by_name;          /* name -> ws_handler_ref */
+static apr_hash_t  *by_file;          /* path#symbol -> its ws_handler */
+static ws_location *instances;        /* every instance, for child init */
+
+/* A default instance per handler for .htaccess, or why there is none. */
+typedef struct ws_loaded {
+    ws_handler_ref  ref;
+    ws_location    *default_loc;
+    const char     *default_error;
+} ws_loaded;
+
+void ws_handlers_pre_config(void)
 {
-    void *cache = NULL;
-    apr_pool_userdata_get(&cache, WS_HANDLER_CACHE_KEY, pconf);
-    if (!cache) {
-        cache = apr_hash_make(pconf);
-        apr_pool_userdata_set(cache, WS_HANDLER_CACHE_KEY, NULL, pconf);
-    }
-    return cache;
+    by_name = by_file = NULL;
+    instances = NULL;
 }
 
-/* Copies the handler's table into one of our size, so that a handler built
- * against an older, shorter ws_handler reads as NULL callbacks. */
-static const char *check_table(apr_pool_t *p, const char *full,
-                               const char *symbol, const ws_handler *h,
-                               const ws_handler **out)
+int ws_handlers_in_use(void)
 {
-    ws_handler *copy;
+    return instances != NULL;
+}
 
-    if (!h)
-        return apr_psprintf(p, "WebSocketHandler: %s() in %s returned NULL "
-                            "(the handler refused to initialise)", symbol, full);
-    if (h->abi_version != WS_HANDLER_ABI_VERSION)
-        return apr_psprintf(p, "WebSocketHandler: %s() in %s speaks handler ABI "
-                            "version %u; this mod_websocket speaks version %u "
-                            "(rebuild the handler against mod_websocket.h)",
-                            symbol, full, h->abi_version, WS_HANDLER_ABI_VERSION);
-    if (h->size < offsetof(ws_handler, on_close) + sizeof(h->on_close))
-        return apr_psprintf(p, "WebSocketHandler: %s() in %s returned a table "
-                            "of %lu bytes, too small for ABI version %u",
-                            symbol, full, (unsigned long)h->size,
-                            WS_HANDLER_ABI_VERSION);
-    copy = apr_pcalloc(p, sizeof(*copy));
-    memcpy(copy, h, h->size < sizeof(*copy) ? h->size : sizeof(*copy));
-    copy->size = sizeof(*copy);
-    *out = copy;
+/* --- ws_config: what on_load and on_location see ------------------------- */
+
+void *ws_config_alloc_fn(ws_config *cfg, size_t n)
+{
+    return apr_pcalloc(cfg->cmd->pool, n ? n : 1);
+}
+
+void ws_config_error_fn(ws_config *cfg, const char *msg)
+{
+    if (!cfg->error)
+        cfg->error = apr_pstrdup(cfg->cmd->pool, msg ? msg : "refused");
+}
+
+const char *ws_config_where_fn(ws_config *cfg)
+{
+    return cfg->where;
+}
+
+void *ws_config_handler_ctx_fn(ws_config *cfg)
+{
+    return cfg->handler_ctx;
+}
+
+typedef void *(*config_cb)(ws_config *, int, const char *const *);
+
+/* Runs on_load or on_location; NULL or the message to print. */
+static const char *configure(cmd_parms *cmd, const ws_handler_ref *ref,
+                             config_cb cb, const char *where, int argc,
+                             char *const argv[], void **ctx)
+{
+    ws_config cfg;
+
+    *ctx = NULL;
+    if (!cb)
+        return argc ? apr_psprintf(cmd->pool, "handler %s takes no "
+                                   "arguments (it is ABI version %u or has "
+                                   "no %s callback)", ref->name,
+                                   ref->h->abi_version,
+                                   where ? "on_location" : "on_load")
+                    : NULL;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.server = &ws_server_table;
+    cfg.cmd = cmd;
+    cfg.where = where;
+    cfg.handler_ctx = ref->ctx;
+    *ctx = cb(&cfg, argc, (const char *const *)argv);
+    if (cfg.error)
+        return apr_psprintf(cmd->pool, "handler %s: %s", ref->name, cfg.error);
     return NULL;
 }
 
-static const char *load_dso(cmd_parms *cmd, const char *full,
-                            apr_dso_handle_t **dso)
+static ws_location *new_instance(cmd_parms *cmd, const ws_handler_ref *ref,
+                                 const char *where, void *ctx)
 {
-    char err[256];
-    apr_status_t rv = apr_dso_load(dso, full, cmd->pool);
-    if (rv == APR_SUCCESS)
-        return NULL;
-    return apr_psprintf(cmd->pool, "WebSocketHandler: cannot load %s: %s",
-                        full, apr_dso_error(*dso, err, sizeof(err)));
+    ws_location *loc = apr_pcalloc(cmd->pool, sizeof(*loc));
+    loc->handler = ref;
+    loc->where = where;
+    loc->ctx = ctx;
+    loc->next = instances;
+    instances = loc;
+    return loc;
 }
 
-const char *ws_handler_load(cmd_parms *cmd, const char *path,
-                            const char *symbol, const ws_handler_ref **out)
+/* --- loading ---------------------------------------------------------------- */
+
+/* One init per (file, symbol) per cycle, however many names load it. */
+static const char *open_handler(cmd_parms *cmd, const char *path,
+                                const char *symbol, ws_handler_ref *ref)
 {
-    apr_hash_t *cache = handler_cache(cmd->pool);
     const char *full = ap_server_root_relative(cmd->pool, path);
     const char *key, *err;
-    apr_dso_handle_t *dso;
-    apr_dso_handle_sym_t sym;
-    ws_handler_ref *ref;
     const ws_handler *h;
 
     if (!full)
-        return apr_psprintf(cmd->pool, "WebSocketHandler: invalid path '%s'",
-                            path);
+        return apr_psprintf(cmd->pool, "invalid path '%s'", path);
+    if (!by_file)
+        by_file = apr_hash_make(cmd->pool);
     key = apr_pstrcat(cmd->pool, full, "#", symbol, NULL);
-    if ((*out = apr_hash_get(cache, key, APR_HASH_KEY_STRING)))
-        return NULL;
-    if ((err = load_dso(cmd, full, &dso)))
-        return err;
-    if (apr_dso_sym(&sym, dso, symbol) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "WebSocketHandler: %s has no symbol "
-                            "'%s' (the second argument names the handler's "
-                            "init function)", full, symbol);
-    h = ((ws_handler_init_fn)sym)(&ws_server_table);
-    ref = apr_pcalloc(cmd->pool, sizeof(*ref));
-    if ((err = check_table(cmd->pool, full, symbol, h, &ref->h)))
-        return err;
+    if (!(h = apr_hash_get(by_file, key, APR_HASH_KEY_STRING))) {
+        if ((err = ws_dso_open(cmd->pool, full, symbol, &h)))
+            return err;
+        apr_hash_set(by_file, key, APR_HASH_KEY_STRING, h);
+    }
     ref->path = full;
     ref->symbol = apr_pstrdup(cmd->pool, symbol);
-    apr_hash_set(cache, key, APR_HASH_KEY_STRING, ref);
-    *out = ref;
+    ref->h = h;
     return NULL;
+}
+
+static int valid_name(const char *name)
+{
+    return *name && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+                    == strlen(name);
+}
+
+/* WebSocketHandlerLoad name path init-function [args...] */
+const char *ws_handlers_load(cmd_parms *cmd, int argc, char *const argv[])
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    ws_loaded *l;
+    void *ctx;
+
+    if (err)
+        return err;
+    if (argc < 3)
+        return "WebSocketHandlerLoad takes a name, the path of a handler "
+               "shared object and its init function, then the handler's "
+               "own arguments";
+    if (!valid_name(argv[0]))
+        return apr_psprintf(cmd->pool, "WebSocketHandlerLoad: '%s' is not a "
+                            "handler name (letters, digits, '_', '-', '.')",
+                            argv[0]);
+    if (by_name && apr_hash_get(by_name, argv[0], APR_HASH_KEY_STRING))
+        return apr_psprintf(cmd->pool, "WebSocketHandlerLoad: a handler "
+                            "named %s is already loaded", argv[0]);
+    l = apr_pcalloc(cmd->pool, sizeof(*l));
+    l->ref.name = apr_pstrdup(cmd->pool, argv[0]);
+    if ((err = open_handler(cmd, argv[1], argv[2], &l->ref))
+        || (err = configure(cmd, &l->ref, l->ref.h->on_load, NULL,
+                            argc - 3, argv + 3, &l->ref.ctx)))
+        return apr_pstrcat(cmd->pool, "WebSocketHandlerLoad: ", err, NULL);
+    /* What `WebSocketHandler name` in .htaccess selects: built here,
+     * where the config pool outlives requests. */
+    if ((err = configure(cmd, &l->ref, l->ref.h->on_location, NULL, 0, NULL,
+                         &ctx)))
+        l->default_error = err;
+    else
+        l->default_loc = new_instance(cmd, &l->ref, NULL, ctx);
+    if (!by_name)
+        by_name = apr_hash_make(cmd->pool);
+    apr_hash_set(by_name, l->ref.name, APR_HASH_KEY_STRING, l);
+    return NULL;
+}
+
+/* --- selecting ------------------------------------------------------------- */
+
+static int looks_like_path(const char *arg)
+{
+    size_t n = strlen(arg);
+    return strchr(arg, '/') || (n > 3 && strcmp(arg + n - 3, ".so") == 0);
+}
+
+/* The two-argument form of version 1: WebSocketHandler path init-function.
+ * Main configuration only, for one more release. */
+static const char *select_old_form(cmd_parms *cmd, int in_htaccess,
+                                   char *const argv[], const ws_location **out)
+{
+    ws_handler_ref *ref;
+    const char *err;
+    void *ctx;
+
+    if (in_htaccess)
+        return apr_psprintf(cmd->pool, "WebSocketHandler %s %s: loading a "
+                            "handler is not allowed in .htaccess; load it in "
+                            "the server configuration (WebSocketHandlerLoad "
+                            "name %s %s) and write WebSocketHandler name here",
+                            argv[0], argv[1], argv[0], argv[1]);
+    ref = apr_pcalloc(cmd->pool, sizeof(*ref));
+    ref->name = apr_pstrdup(cmd->pool, argv[1]);
+    if ((err = open_handler(cmd, argv[0], argv[1], ref))
+        || (err = configure(cmd, ref, ref->h->on_location, cmd->path, 0, NULL,
+                            &ctx)))
+        return apr_pstrcat(cmd->pool, "WebSocketHandler: ", err, NULL);
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, WSLOGNO(00002)
+                 "%s:%d: WebSocketHandler with a path is deprecated and will "
+                 "be removed: write WebSocketHandlerLoad %s %s %s in the "
+                 "server configuration and WebSocketHandler %s here",
+                 cmd->directive->filename, cmd->directive->line_num,
+                 argv[1], argv[0], argv[1], argv[1]);
+    *out = new_instance(cmd, ref, cmd->path, ctx);
+    return NULL;
+}
+
+/* WebSocketHandler name [args...] */
+const char *ws_handlers_select(cmd_parms *cmd, int argc, char *const argv[],
+                               const ws_location **out)
+{
+    int in_htaccess = ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+    ws_loaded *l;
+    const char *err;
+    void *ctx;
+
+    if (argc < 1)
+        return "WebSocketHandler takes the name of a handler loaded with "
+               "WebSocketHandlerLoad, then arguments for this location";
+    if (!in_htaccess && !cmd->path)
+        return "WebSocketHandler belongs inside <Location>, <Directory> or "
+               "<Files> (or .htaccess): at server or virtual host level it "
+               "would make every URL a WebSocket endpoint";
+    l = by_name ? apr_hash_get(by_name, argv[0], APR_HASH_KEY_STRING) : NULL;
+    if (!l && argc == 2 && looks_like_path(argv[0]))
+        return select_old_form(cmd, in_htaccess, argv, out);
+    if (!l)
+        return apr_psprintf(cmd->pool, "WebSocketHandler: no handler named "
+                            "'%s' (load it first with WebSocketHandlerLoad "
+                            "in the server configuration)", argv[0]);
+    if (in_htaccess) {
+        if (argc > 1)
+            return "WebSocketHandler in .htaccess takes only a handler's "
+                   "name; its arguments belong in the server configuration";
+        if (!l->default_loc)
+            return apr_pstrcat(cmd->pool, "WebSocketHandler: ",
+                               l->default_error, NULL);
+        *out = l->default_loc;
+        return NULL;
+    }
+    if ((err = configure(cmd, &l->ref, l->ref.h->on_location, cmd->path,
+                         argc - 1, argv + 1, &ctx)))
+        return apr_pstrcat(cmd->pool, "WebSocketHandler: ", err, NULL);
+    *out = new_instance(cmd, &l->ref, cmd->path, ctx);
+    return NULL;
+}
+
+/* --- per child ------------------------------------------------------------- */
+
+static apr_status_t child_exit(void *data)
+{
+    const ws_location *loc;
+    (void)data;
+    for (loc = instances; loc; loc = loc->next)
+        if (loc->handler->h->on_child_exit)
+            loc->handler->h->on_child_exit(loc->ctx);
+    return APR_SUCCESS;
+}
+
+/* Registered after the loop's pool exists: child pools run their
+ * cleanups after destroying sub-pools, so every loop has stopped when
+ * on_child_exit runs. */
+void ws_handlers_child_init(apr_pool_t *pchild)
+{
+    const ws_location *loc;
+    for (loc = instances; loc; loc = loc->next)
+        if (loc->handler->h->on_child_init)
+            loc->handler->h->on_child_init(loc->ctx);
+    apr_pool_cleanup_register(pchild, NULL, child_exit, apr_pool_cleanup_null);
 }

@@ -44,18 +44,41 @@ extern module AP_MODULE_DECLARE_DATA websocket_module;
 #define WS_QUIET_TIME          apr_time_from_sec(1) /* input this far apart:
                                               an idle connection, trim it */
 
-/* A handler .so loaded by WebSocketHandler. */
+/* A handler .so loaded by WebSocketHandlerLoad (or the deprecated
+ * two-argument WebSocketHandler), in the configuration pool. */
 typedef struct ws_handler_ref {
+    const char       *name;
     const char       *path;
     const char       *symbol;
-    const ws_handler *h;
+    const ws_handler *h;           /* copied to our size: later callbacks NULL */
+    void             *ctx;         /* on_load's */
 } ws_handler_ref;
+
+/* What on_load/on_location get: a directive being read. */
+struct ws_config {
+    const ws_server *server;       /* first member: the handler ABI */
+    cmd_parms       *cmd;
+    const char      *where;        /* the location, or NULL */
+    void            *handler_ctx;  /* on_load's, for on_location */
+    const char      *error;        /* set by ws_config_error() */
+};
+
+/* One handler instance: a WebSocketHandler line in the main configuration,
+ * or a handler's default instance (what .htaccess selects). */
+typedef struct ws_location {
+    const ws_handler_ref *handler;
+    void             *ctx;         /* on_location's */
+    const char       *where;       /* <Location> path, or NULL */
+    struct ws_location *next;      /* every instance of this config cycle */
+} ws_location;
 
 typedef struct ws_log_item ws_log_item;
 
 /* Per-directory settings; an unset value (-1, NULL) inherits. */
 typedef struct ws_dir_conf {
-    const ws_handler_ref *handler;        /* NULL: not a WebSocket location */
+    const ws_location    *location;       /* NULL: not a WebSocket location */
+    apr_array_header_t   *protocols;      /* WebSocketProtocol (char *) */
+    apr_array_header_t   *origins;        /* WebSocketOrigin (char *) */
     apr_int64_t           max_message;    /* WebSocketMaxMessageSize */
     apr_int64_t           max_pending;    /* WebSocketMaxPendingOutput */
     apr_interval_time_t   ping_interval;  /* WebSocketPingInterval, 0 = off */
@@ -89,7 +112,10 @@ typedef struct ws_conn ws_conn_t;
  * waiting in the inbox until the loop hands it to the session. */
 typedef struct ws_inbox_item {
     struct ws_inbox_item *next;
-    wsp_buf              *frame;       /* NULL: a close (code, reason) */
+    void                (*fn)(ws_conn *c, void *arg);  /* ws_defer() */
+    void                 *arg;
+    unsigned              part : 1, first_part : 1, last_part : 1;
+    wsp_buf              *frame;       /* NULL (and no fn): a close */
     int                   close_code;
     apr_size_t            reason_len;
     char                  reason[WSP_MAX_CONTROL_PAYLOAD];
@@ -103,6 +129,9 @@ struct ws_conn {
     conn_rec        *c;            /* NULL once finished */
     request_rec     *r;            /* NULL once released or finished */
     const ws_handler *h;
+    const ws_location *location;
+    server_rec      *s;            /* for logs from any thread */
+    char             ip[64];       /* remote_ip, for the same */
     const ws_dir_conf *conf;       /* = &conf_copy */
     ws_dir_conf      conf_copy;    /* the merged per-dir config lives in
                                       r->pool, which goes before we do */
@@ -115,8 +144,9 @@ struct ws_conn {
     const char      *protocol;     /* the one chosen, or NULL */
     /* What handlers may ask of the handshake request: r's own until the
      * request is released, then copies in c->pool; NULL once finished. */
-    apr_table_t     *headers;
-    const char      *uri, *user, *remote_ip;
+    apr_table_t     *headers, *env;
+    const char      *uri, *user, *remote_ip, *query;
+    apr_table_t     *extra_headers; /* ws_set_header(), r->pool */
 
     /* Loop thread only. */
     wsp_session      sess;         /* the protocol (src/core) */
@@ -130,6 +160,7 @@ struct ws_conn {
     apr_size_t       direct_len;   /* read into the loop's buffer, not yet
                                       consumed */
     apr_time_t       last_input;   /* when input last arrived */
+    apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
                                       allocator since the last trim */
     int              input_eof;    /* the peer's side ended */
@@ -151,6 +182,8 @@ struct ws_conn {
     apr_size_t       session_bytes;
     int              send_closed;  /* a close is queued: no more sends */
     int              drain_wanted; /* a send from another thread got EFULL */
+    int              inbox_dead;   /* finished: ws_defer() refused */
+    int              parts_open;   /* ws_send_part() message lacks its fin */
     apr_size_t       max_pending;  /* WS_EFULL bound (cost, bytes) */
 };
 
@@ -167,6 +200,11 @@ void         ws_outbox_drain(ws_conn_t *wc, apr_int64_t now);
 void         ws_outbox_publish(ws_conn_t *wc);
 int          ws_outbox_take_drain_wanted(ws_conn_t *wc);
 void         ws_outbox_free(ws_conn_t *wc);
+int          ws_conn_send_part(ws_conn *c, ws_message_type type,
+                               const void *data, size_t len, int fin);
+int          ws_conn_defer(ws_conn_t *wc, void (*fn)(ws_conn *, void *),
+                           void *arg);
+void         ws_outbox_finish(ws_conn_t *wc);
 
 /* ws_io.c: bytes between the connection's filters and the core */
 typedef enum {
@@ -210,7 +248,15 @@ extern const ws_server ws_server_table;
 int ws_upgrade_handler(request_rec *r, const ws_dir_conf *conf);
 
 /* ws_handlers.c */
-const char *ws_handler_load(cmd_parms *cmd, const char *path,
-                            const char *symbol, const ws_handler_ref **out);
+const char *ws_handlers_load(cmd_parms *cmd, int argc, char *const argv[]);
+const char *ws_handlers_select(cmd_parms *cmd, int argc, char *const argv[],
+                               const ws_location **out);
+void        ws_handlers_pre_config(void);
+int         ws_handlers_in_use(void);
+void        ws_handlers_child_init(apr_pool_t *pchild);
+void       *ws_config_alloc_fn(ws_config *cfg, size_t n);
+void        ws_config_error_fn(ws_config *cfg, const char *msg);
+const char *ws_config_where_fn(ws_config *cfg);
+void       *ws_config_handler_ctx_fn(ws_config *cfg);
 
 #endif

@@ -524,6 +524,8 @@ void ws_io_release_request(ws_conn_t *wc)
     wc->uri = apr_pstrdup(c->pool, r->uri);
     wc->user = r->user ? apr_pstrdup(c->pool, r->user) : NULL;
     wc->remote_ip = apr_pstrdup(c->pool, r->useragent_ip);
+    wc->query = r->args ? apr_pstrdup(c->pool, r->args) : NULL;
+    wc->env = apr_table_clone(c->pool, r->subprocess_env);
     wc->offered = wc->offered ? apr_pstrdup(c->pool, wc->offered) : NULL;
     wc->protocol = wc->protocol ? apr_pstrdup(c->pool, wc->protocol) : NULL;
     wc->r = NULL;
@@ -541,8 +543,9 @@ void ws_io_finish_request(ws_conn_t *wc)
     apr_brigade_cleanup(wc->in_bb);
     if (!wc->loop->async)
         wc->r = NULL;                 /* httpd finishes it */
-    wc->headers = NULL;
+    wc->headers = wc->env = NULL;
     wc->offered = wc->protocol = wc->uri = wc->user = wc->remote_ip = NULL;
+    wc->query = NULL;
 }
 
 /* Releases the connection itself.  Async: its pool (the MPM's transaction
@@ -555,6 +558,7 @@ void ws_io_destroy(ws_conn_t *wc)
     if (wc->loop->async && wc->c)
         apr_pool_destroy(wc->c->pool);
     wc->c = NULL;
-    wc->headers = NULL;               /* the copies went with the pool */
+    wc->headers = wc->env = NULL;     /* the copies went with the pool */
     wc->offered = wc->protocol = wc->uri = wc->user = wc->remote_ip = NULL;
+    wc->query = NULL;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ws_internal.h"
+#include "wsp_utf8.h"
 
 static int ws_status(int wsp_send_status)
 {
@@ -22,6 +23,7 @@ static int ws_status(int wsp_send_status)
     case WSP_SEND_EFULL:   return WS_EFULL;
     case WSP_SEND_ECLOSED: return WS_ECLOSED;
     case WSP_SEND_ENOMEM:  return WS_ENOMEM;
+    case WSP_SEND_ESTATE:  return WS_ESTATE;
     default:               return WS_EINVAL;
     }
 }
@@ -44,21 +46,33 @@ static void count_sent(ws_conn_t *wc)
     WS_COUNT(ws_stats_mine(), msgs_out, 1);
 }
 
+/* Under loop->mutex: WS_OK if the item may join the inbox.  A message in
+ * parts keeps other data out of the inbox until its last part (the
+ * session does the same for sends on the loop thread). */
+static int inbox_admits(ws_conn_t *wc, const ws_inbox_item *it)
+{
+    if (wc->inbox_dead || (wc->send_closed && !it->fn))
+        return WS_ECLOSED;
+    if (!it->frame)
+        return WS_OK;
+    if (it->part ? wc->parts_open != !it->first_part : wc->parts_open)
+        return WS_ESTATE;
+    if (wc->session_cost + wc->inbox_cost >= wc->max_pending) {
+        wc->drain_wanted = 1;
+        return WS_EFULL;
+    }
+    return WS_OK;
+}
+
 /* Appends an item (taking it) unless the connection refuses: closed, or
  * for data, the bound is reached. */
 static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
 {
     apr_size_t cost = it->frame ? WSP_BUF_COST(it->frame) : 0;
-    int rc = WS_OK, wake = 0;
+    int rc, wake = 0;
 
     apr_thread_mutex_lock(wc->loop->mutex);
-    if (wc->send_closed)
-        rc = WS_ECLOSED;
-    else if (it->frame && wc->session_cost + wc->inbox_cost >= wc->max_pending) {
-        wc->drain_wanted = 1;
-        rc = WS_EFULL;
-    }
-    else {
+    if ((rc = inbox_admits(wc, it)) == WS_OK) {
         if (wc->inbox_tail)
             wc->inbox_tail->next = it;
         else
@@ -66,8 +80,10 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
         wc->inbox_tail = it;
         wc->inbox_cost += cost;
         wc->inbox_bytes += it->frame ? wsp_buf_len(it->frame) : 0;
-        if (!it->frame)
+        if (!it->frame && !it->fn)
             wc->send_closed = 1;
+        if (it->part)
+            wc->parts_open = !it->last_part;
         wake = ws_loop_schedule_locked(&wc->entry);
     }
     apr_thread_mutex_unlock(wc->loop->mutex);
@@ -79,6 +95,42 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
     if (wake)
         ws_loop_wakeup(wc->loop);
     return WS_OK;
+}
+
+/* ws_send_part(): always through the inbox, even on the loop thread, so
+ * that the parts keep their order against every other queued frame. */
+int ws_conn_send_part(ws_conn *c, ws_message_type type, const void *data,
+                      size_t len, int fin)
+{
+    ws_conn_t *wc = (ws_conn_t *)c;
+    ws_inbox_item *it;
+    int first, rc;
+
+    if ((type != WS_TEXT && type != WS_BINARY) || (len && !data))
+        return WS_EINVAL;
+    if (type == WS_TEXT && !wsp_utf8_valid(data, len))
+        return WS_EINVAL;
+    if (!wc->loop || wc->state == WS_ST_FINISHED)
+        return WS_ECLOSED;
+    apr_thread_mutex_lock(wc->loop->mutex);
+    first = !wc->parts_open;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    if (!(it = calloc(1, sizeof(*it))))
+        return WS_ENOMEM;
+    it->part = 1;
+    it->first_part = first;
+    it->last_part = fin != 0;
+    it->frame = wsp_buf_frame(!first ? WSP_OP_CONT
+                              : type == WS_TEXT ? WSP_OP_TEXT : WSP_OP_BINARY,
+                              fin != 0, 0, data, len);
+    if (!it->frame) {
+        free(it);
+        return WS_ENOMEM;
+    }
+    rc = inbox_append(wc, it);
+    if (rc == WS_OK && fin)
+        count_sent(wc);
+    return rc;
 }
 
 int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
@@ -134,6 +186,59 @@ int ws_conn_queue_close(ws_conn_t *wc, int code, const char *reason,
     return inbox_append(wc, it);
 }
 
+/* ws_defer(): fn runs on the loop thread in inbox order.  The item holds
+ * a reference, so the handle stays valid for fn whatever happens. */
+int ws_conn_defer(ws_conn_t *wc, void (*fn)(ws_conn *, void *), void *arg)
+{
+    ws_inbox_item *it;
+    int rc;
+
+    if (!fn)
+        return WS_EINVAL;
+    if (!wc->loop || wc->state == WS_ST_FINISHED)
+        return WS_ECLOSED;
+    if (!(it = calloc(1, sizeof(*it))))
+        return WS_ENOMEM;
+    it->fn = fn;
+    it->arg = arg;
+    apr_atomic_inc32(&wc->refs);
+    if ((rc = inbox_append(wc, it)) != WS_OK)
+        ws_conn_release(wc);
+    return rc;
+}
+
+static void run_deferred(ws_conn_t *wc, ws_inbox_item *it)
+{
+    it->fn((ws_conn *)wc, it->arg);
+    ws_conn_release(wc);               /* the item's reference */
+}
+
+/* Loop thread, as the connection finishes (after on_close): no more
+ * deferrals are taken, and those waiting run now, as promised. */
+void ws_outbox_finish(ws_conn_t *wc)
+{
+    ws_inbox_item *it, *next, *keep = NULL, **tail = &keep;
+
+    apr_thread_mutex_lock(wc->loop->mutex);
+    wc->inbox_dead = 1;
+    it = wc->inbox_head;
+    wc->inbox_head = wc->inbox_tail = NULL;
+    apr_thread_mutex_unlock(wc->loop->mutex);
+    for (; it; it = next) {
+        next = it->next;
+        if (it->fn) {
+            run_deferred(wc, it);
+            free(it);
+        }
+        else {                         /* frames: freed with the conn */
+            it->next = NULL;
+            *tail = it;
+            tail = &it->next;
+        }
+    }
+    wc->inbox_head = keep;
+}
+
 /* Loop thread: hands the inbox to the session, in order.  A frame the
  * session refuses for now (its own bound, reached meanwhile by sends from
  * the loop thread) stays, with everything after it, for the next step:
@@ -150,7 +255,10 @@ void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
     apr_thread_mutex_unlock(wc->loop->mutex);
     for (; it; it = next) {
         next = it->next;
-        if (it->frame) {
+        if (it->fn) {
+            run_deferred(wc, it);
+        }
+        else if (it->frame) {
             if (wsp_session_send_buf(&wc->sess, it->frame, now) == WSP_SEND_EFULL)
                 break;
             cost += WSP_BUF_COST(it->frame);

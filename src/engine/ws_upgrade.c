@@ -12,6 +12,7 @@
 #include "http_request.h"
 #include "util_filter.h"
 #include "wsp_handshake.h"
+#include "wsp_origin.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -97,6 +98,44 @@ static int validate_request(request_rec *r)
     return OK;
 }
 
+/* WebSocketOrigin: a browser always sends Origin, and a page of another
+ * site must not open a WebSocket that carries this site's cookies
+ * (cross-site WebSocket hijacking).  Clients that send no Origin are not
+ * browsers and pass. */
+static int check_origin(request_rec *r, const ws_dir_conf *conf)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+
+    if (!conf->origins || !origin
+        || wsp_origin_allowed(origin, (const char *const *)conf->origins->elts,
+                              (size_t)conf->origins->nelts))
+        return OK;
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, WSLOGNO(00107)
+                  "WebSocket from Origin '%s' refused by WebSocketOrigin: 403",
+                  origin);
+    return HTTP_FORBIDDEN;
+}
+
+/* WebSocketProtocol: the first subprotocol the client offered that the
+ * location accepts (the handler may choose otherwise in on_handshake). */
+static void preselect_protocol(ws_conn_t *wc, const ws_dir_conf *conf)
+{
+    const char *cursor = wc->offered, *tok;
+    size_t len;
+    int i;
+
+    if (!conf->protocols || !wc->offered)
+        return;
+    while (wsp_list_next(&cursor, &tok, &len))
+        for (i = 0; i < conf->protocols->nelts; i++) {
+            const char *p = APR_ARRAY_IDX(conf->protocols, i, const char *);
+            if (strlen(p) == len && strncmp(p, tok, len) == 0) {
+                wc->protocol = p;
+                return;
+            }
+        }
+}
+
 /* Lets the handler look at the request, refuse it or pick a subprotocol. */
 static int run_handshake_callback(request_rec *r, ws_conn_t *wc)
 {
@@ -119,6 +158,13 @@ static int run_handshake_callback(request_rec *r, ws_conn_t *wc)
     return status;
 }
 
+/* Each on a line of its own: Set-Cookie values must not be merged. */
+static int add_header(void *headers, const char *name, const char *value)
+{
+    apr_table_add(headers, name, value);
+    return 1;
+}
+
 static void send_switching_protocols(request_rec *r, ws_conn_t *wc)
 {
     char accept[WSP_ACCEPT_KEY_LEN + 1];
@@ -131,6 +177,8 @@ static void send_switching_protocols(request_rec *r, ws_conn_t *wc)
     apr_table_set(r->headers_out, "Sec-WebSocket-Accept", accept);
     if (wc->protocol)
         apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", wc->protocol);
+    if (wc->extra_headers)             /* ws_set_header() in on_handshake */
+        apr_table_do(add_header, r->headers_out, wc->extra_headers, NULL);
     /* Extensions offered (Sec-WebSocket-Extensions) are not answered: none
      * is negotiated, so RSV bits stay forbidden. */
     ap_send_interim_response(r, 1);
@@ -187,11 +235,12 @@ int ws_upgrade_handler(request_rec *r, const ws_dir_conf *conf)
     ws_conn_t *wc;
     int status = validate_request(r);
 
-    if (status != OK)
+    if (status != OK || (status = check_origin(r, conf)) != OK)
         return status;
     if (!(wc = ws_conn_create(r, conf)))
         return HTTP_INTERNAL_SERVER_ERROR;
     wc->offered = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
+    preselect_protocol(wc, conf);
     if ((status = run_handshake_callback(r, wc)) != OK) {
         ws_conn_release(wc);
         return status;

@@ -18,55 +18,95 @@ my $modules = '/usr/lib/apache2/modules';
 my $echo    = "$build/mod_websocket_echo.so";
 my $test_so = "$build/mod_websocket_test.so";
 
-# [name, config lines inside <Location /ws>, regexps the message must match]
+# [name, config lines inside <Location /ws>, regexps the message must match,
+#  lines at server level (before the Location)]
+my $load_echo = "WebSocketHandlerLoad echo $echo echo";
+my $load_v2   = "WebSocketHandlerLoad v2 $test_so v2_handler greeting=x";
 my @bad = (
-    [ 'handler path that does not exist',
-      "WebSocketHandler $build/no_such_handler.so echo",
-      [ qr/WebSocketHandler/, qr/no_such_handler\.so|cannot|load|not found|no such/i ] ],
-    [ 'handler .so without the named symbol',
-      "WebSocketHandler $echo no_such_symbol",
-      [ qr/WebSocketHandler/, qr/no_such_symbol|symbol/i ] ],
-    [ 'WebSocketHandler without arguments',
-      "WebSocketHandler",
-      [ qr/WebSocketHandler/, qr/argument/i ] ],
-    [ 'WebSocketHandler with only a path',
-      "WebSocketHandler $echo",
-      [ qr/WebSocketHandler/, qr/argument/i ] ],
-    [ 'init function that returns NULL',
-      "WebSocketHandler $test_so null_handler",
-      [ qr/WebSocketHandler/, qr/null_handler\(\).*returned NULL/ ] ],
-    [ 'init function built for another ABI version',
-      "WebSocketHandler $test_so future_abi_handler",
-      [ qr/WebSocketHandler/, qr/ABI version 42.*speaks version 1/ ] ],
-    [ 'init function with a table too small',
-      "WebSocketHandler $test_so tiny_handler",
-      [ qr/WebSocketHandler/, qr/too small/ ] ],
-    [ 'handler path that is not a shared object',
-      "WebSocketHandler $top/README.md echo",
-      [ qr/WebSocketHandler/, qr/cannot load/ ] ],
+    [ 'handler path that does not exist', 'WebSocketHandler echo',
+      [ qr/WebSocketHandlerLoad/, qr/no_such_handler\.so|cannot|load|not found|no such/i ],
+      "WebSocketHandlerLoad echo $build/no_such_handler.so echo" ],
+    [ 'handler .so without the named symbol', 'WebSocketHandler echo',
+      [ qr/WebSocketHandlerLoad/, qr/no_such_symbol|symbol/i ],
+      "WebSocketHandlerLoad echo $echo no_such_symbol" ],
+    [ 'WebSocketHandlerLoad with too few arguments', '',
+      [ qr/WebSocketHandlerLoad/, qr/takes a name, the path/ ],
+      "WebSocketHandlerLoad echo $echo" ],
+    [ 'WebSocketHandler without arguments', 'WebSocketHandler',
+      [ qr/WebSocketHandler/, qr/argument|takes the name/i ], $load_echo ],
+    [ 'WebSocketHandler naming a handler never loaded', 'WebSocketHandler nosuch',
+      [ qr/WebSocketHandler/, qr/no handler named 'nosuch'/ ], $load_echo ],
+    [ 'WebSocketHandler at server level', '',
+      [ qr/WebSocketHandler/, qr/belongs inside <Location>/ ],
+      "$load_echo\nWebSocketHandler echo" ],
+    [ 'WebSocketHandlerLoad inside a Location', "WebSocketHandlerLoad e $echo echo",
+      [ qr/WebSocketHandlerLoad/, qr/not allowed in <Location> context|not allowed here|cannot occur within/ ] ],
+    [ 'the same handler name loaded twice', 'WebSocketHandler echo',
+      [ qr/WebSocketHandlerLoad/, qr/named echo is already loaded/ ],
+      "$load_echo\n$load_echo" ],
+    [ 'init function that returns NULL', 'WebSocketHandler n',
+      [ qr/WebSocketHandlerLoad/, qr/null_handler\(\).*returned NULL/ ],
+      "WebSocketHandlerLoad n $test_so null_handler" ],
+    [ 'init function built for another ABI version', 'WebSocketHandler f',
+      [ qr/WebSocketHandlerLoad/, qr/ABI version 42.*versions 1 to 2/ ],
+      "WebSocketHandlerLoad f $test_so future_abi_handler" ],
+    [ 'init function with a table too small', 'WebSocketHandler t',
+      [ qr/WebSocketHandlerLoad/, qr/too small/ ],
+      "WebSocketHandlerLoad t $test_so tiny_handler" ],
+    [ 'a data symbol named as the init function', 'WebSocketHandler d',
+      [ qr/WebSocketHandlerLoad/, qr/'data_symbol'.*is data, not a function/ ],
+      "WebSocketHandlerLoad d $test_so data_symbol" ],
+    [ 'a module record named as the init function', 'WebSocketHandler s',
+      [ qr/WebSocketHandlerLoad/, qr/'status_module'.*is data, not a function/ ],
+      "WebSocketHandlerLoad s $modules/mod_status.so status_module" ],
+    [ 'an init function that crashes', 'WebSocketHandler c',
+      [ qr/crash_handler\(\) in \S+mod_websocket_test\.so crashed/ ],
+      "WebSocketHandlerLoad c $test_so crash_handler" ],
+    [ 'handler path that is not a shared object', 'WebSocketHandler r',
+      [ qr/WebSocketHandlerLoad/, qr/cannot load/ ],
+      "WebSocketHandlerLoad r $top/README.md echo" ],
+    [ 'a handler-wide argument the handler rejects', 'WebSocketHandler v2',
+      [ qr/WebSocketHandlerLoad/, qr/handler v2: unknown argument \(expected greeting=WORD\)/ ],
+      "WebSocketHandlerLoad v2 $test_so v2_handler bogus" ],
+    [ 'a location argument the handler rejects', 'WebSocketHandler v2 label=x nope',
+      [ qr/WebSocketHandler/, qr/handler v2: unknown argument \(expected label=NAME/ ],
+      $load_v2 ],
+    [ 'arguments for a handler that takes none', 'WebSocketHandler echo extra',
+      [ qr/WebSocketHandler/, qr/handler echo takes no arguments/ ], $load_echo ],
+    [ 'WebSocketProtocol with a name that is not a token',
+      "WebSocketHandler echo\n    WebSocketProtocol good bad,name",
+      [ qr/WebSocketProtocol/, qr/'bad,name' is not a valid subprotocol/ ], $load_echo ],
+    [ 'WebSocketOrigin with a wildcard inside a name',
+      "WebSocketHandler echo\n    WebSocketOrigin https://ex*ample.com",
+      [ qr/WebSocketOrigin/, qr/wildcard is allowed only as the first label/ ], $load_echo ],
+    [ 'WebSocketOrigin with a path',
+      "WebSocketHandler echo\n    WebSocketOrigin https://example.com/app",
+      [ qr/WebSocketOrigin/, qr/scheme:\/\/\]host\[:port\]/ ], $load_echo ],
     map({ [ "$_->[0] $_->[1]",
-            "WebSocketHandler $echo echo\n    $_->[0] $_->[1]",
-            [ qr/$_->[0]/, qr/whole number/ ] ] }
+            "WebSocketHandler echo\n    $_->[0] $_->[1]",
+            [ qr/$_->[0]/, qr/whole number/ ], $load_echo ] }
         [ 'WebSocketMaxPendingOutput', '0' ], [ 'WebSocketMaxPendingOutput', 'lots' ],
         [ 'WebSocketPingInterval', '-1' ], [ 'WebSocketIdleTimeout', '5s' ],
         [ 'WebSocketSendTimeout', '-3' ], [ 'WebSocketSendTimeout', 'soon' ]),
     [ 'WebSocketLogFormat with an unknown directive',
-      "WebSocketHandler $echo echo\n    WebSocketLogFormat \"%a %Q\"",
-      [ qr/WebSocketLogFormat/, qr/unknown % directive/ ] ],
+      "WebSocketHandler echo\n    WebSocketLogFormat \"%a %Q\"",
+      [ qr/WebSocketLogFormat/, qr/unknown % directive/ ], $load_echo ],
     map({ [ "WebSocketMaxMessageSize $_",
-            "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize $_",
+            "WebSocketHandler echo\n    WebSocketMaxMessageSize $_",
             [ qr/WebSocketMaxMessageSize/,
-              qr/positive|number|invalid|must|bytes/i ] ] } qw(abc 0 -5)),
+              qr/positive|number|invalid|must|bytes/i ], $load_echo ] } qw(abc 0 -5)),
 );
 
-plan tests => 2 * @bad + 2;
+plan tests => 2 * @bad + 5;
 
 my $dir = tempdir('mod_websocket-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $n = 0;
 
-# Returns (exit code, output) of `httpd -t` on a config with $location_body.
+# Returns (exit code, output) of `httpd -t` on a config with $location_body
+# and $server_lines before it.
 sub configtest {
-    my ($location_body) = @_;
+    my ($location_body, $server_lines) = @_;
+    $server_lines //= '';
     my $conf = "$dir/httpd-" . ++$n . ".conf";
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh <<"EOC";
@@ -79,6 +119,7 @@ ErrorLog "$dir/error_log"
 LoadModule mpm_event_module $modules/mod_mpm_event.so
 LoadModule authz_core_module $modules/mod_authz_core.so
 LoadModule websocket_module $build/mod_websocket.so
+$server_lines
 <Location /ws>
     $location_body
 </Location>
@@ -91,8 +132,8 @@ EOC
 }
 
 for my $case (@bad) {
-    my ($name, $body, $patterns) = @$case;
-    my ($rc, $out) = configtest($body);
+    my ($name, $body, $patterns, $server) = @$case;
+    my ($rc, $out) = configtest($body, $server);
     diag("$name: $out");
     ok($rc != 0, "$name: httpd -t fails (exit $rc)");
     my @missing = grep { $out !~ $_ } @$patterns;
@@ -101,9 +142,23 @@ for my $case (@bad) {
 }
 
 my ($rc, $out) = configtest(
-    "WebSocketHandler $echo echo\n    WebSocketMaxMessageSize 1024\n"
+    "WebSocketHandler v2 label=x tick=10\n    WebSocketMaxMessageSize 1024\n"
     . "    WebSocketMaxPendingOutput 65536\n    WebSocketPingInterval 30\n"
     . "    WebSocketIdleTimeout 300\n    WebSocketSendTimeout 20\n"
-    . "    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"");
+    . "    WebSocketProtocol chat superchat\n"
+    . "    WebSocketOrigin https://app.example.com *.example.org localhost:9998\n"
+    . "    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"", $load_v2);
 ok($rc == 0, "good config: httpd -t passes") or diag("output: $out");
 ok($out =~ /Syntax OK/, 'good config: "Syntax OK"') or diag("output: $out");
+
+# The version-1 form still loads inside a Location, with a warning that
+# says what to write instead.
+($rc, $out) = configtest("WebSocketHandler $echo echo");
+ok($rc == 0, 'deprecated WebSocketHandler path init: httpd -t passes')
+    or diag("output: $out");
+like($out, qr/WebSocketHandler with a path is deprecated.*WebSocketHandlerLoad echo \S+mod_websocket_echo\.so echo/,
+     '... with a deprecation warning naming the replacement');
+# ... but not at server level.
+($rc, $out) = configtest('', "WebSocketHandler $echo echo");
+ok($rc != 0 && $out =~ /belongs inside <Location>/,
+   'deprecated form at server level: refused') or diag("output: $out");

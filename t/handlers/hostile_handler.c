@@ -280,15 +280,13 @@ static void hostile_on_message(ws_conn *c, ws_message_type type,
     ws_send(c, type, data, len);
 }
 
+/* No on_close (the jobs hold references), no on_drain (the workers
+ * retry instead). */
 static const ws_handler handler = {
-    WS_HANDLER_ABI_VERSION,
-    sizeof(ws_handler),
-    "hostile",
-    NULL,                         /* on_handshake */
-    NULL,                         /* on_open */
-    hostile_on_message,
-    NULL,                         /* on_close: the jobs hold references */
-    NULL                          /* on_drain: the workers retry instead */
+    .abi_version = WS_HANDLER_ABI_VERSION,
+    .size        = sizeof(ws_handler),
+    .name        = "hostile",
+    .on_message  = hostile_on_message,
 };
 
 const ws_handler *hostile_handler(const ws_server *server);

@@ -66,7 +66,6 @@
 #include <string.h>
 #include <time.h>
 
-#define TEST_LOG_DEBUG 7            /* APLOG_DEBUG */
 #define TEST_MAX_PUSH   100000UL
 #define TEST_MAX_BINARY (64UL * 1024 * 1024)
 
@@ -635,19 +634,18 @@ static void test_on_close(ws_conn *c, int code, const char *reason)
         free(st);
         ws_set_data(c, NULL);
     }
-    ws_log(c, TEST_LOG_DEBUG, "test handler: closed %d \"%s\"", code,
+    ws_log(c, WS_LOG_DEBUG, "test handler: closed %d \"%s\"", code,
            reason != NULL ? reason : "");
 }
 
 static const ws_handler handler = {
-    WS_HANDLER_ABI_VERSION,
-    sizeof(ws_handler),
-    "test",
-    test_on_handshake,
-    NULL,                         /* on_open */
-    test_on_message,
-    test_on_close,
-    test_on_drain
+    .abi_version  = WS_HANDLER_ABI_VERSION,
+    .size         = sizeof(ws_handler),
+    .name         = "test",
+    .on_handshake = test_on_handshake,
+    .on_message   = test_on_message,
+    .on_close     = test_on_close,
+    .on_drain     = test_on_drain,
 };
 
 const ws_handler *test_handler(const ws_server *server);
