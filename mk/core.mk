@@ -53,7 +53,7 @@ CORE_OBJS     := $(patsubst src/core/%.c,$(CORE_OUT)/obj/%.o,$(CORE_SRCS))
 CORE_LIB      := $(CORE_OUT)/libwspcore.a
 
 CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session \
-                   session_queue origin
+                   session_queue origin abi
 CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
 CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
                    tests/unit/utf8_ref.h tests/unit/session_fx.h
@@ -76,8 +76,9 @@ $(CORE_LIB): $(CORE_OBJS)
 
 # ---- unit tests ----------------------------------------------------------
 
-$(CORE_OUT)/test_%: tests/unit/test_%.c $(CORE_TEST_UTIL) $(CORE_LIB) $(CORE_HDRS)
-	$(CORE_CC) $(CORE_BUILD_CFLAGS) -Itests/unit -o $@ $< \
+$(CORE_OUT)/test_%: tests/unit/test_%.c $(CORE_TEST_UTIL) $(CORE_LIB) $(CORE_HDRS) \
+                    include/mod_websocket.h
+	$(CORE_CC) $(CORE_BUILD_CFLAGS) -Itests/unit -Iinclude -o $@ $< \
 	    tests/unit/wsp_test_util.c $(CORE_LIB) $(CORE_SANFLAGS) -lcmocka $(CORE_LIBS)
 
 unit-test: $(CORE_TEST_BINS)

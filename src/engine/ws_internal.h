@@ -114,7 +114,8 @@ typedef struct ws_inbox_item {
     struct ws_inbox_item *next;
     void                (*fn)(ws_conn *c, void *arg);  /* ws_defer() */
     void                 *arg;
-    unsigned              part : 1, first_part : 1, last_part : 1;
+    unsigned              part : 1, first_part : 1, last_part : 1,
+                          from_loop : 1;  /* queued by the loop thread */
     wsp_buf              *frame;       /* NULL (and no fn): a close */
     int                   close_code;
     apr_size_t            reason_len;
@@ -151,6 +152,7 @@ struct ws_conn {
     /* Loop thread only. */
     wsp_session      sess;         /* the protocol (src/core) */
     int              in_step;      /* inside proceed(): it writes at the end */
+    int              own_inbox_items; /* queued by this thread, not taken */
     apr_time_t       step_now;     /* proceed()'s clock, for sends inside it */
     int              needs_flush;  /* a connection filter may hold output */
     int              poll_sees_input; /* no filter holds input back: a

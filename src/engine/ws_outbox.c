@@ -71,6 +71,7 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
     apr_size_t cost = it->frame ? WSP_BUF_COST(it->frame) : 0;
     int rc, wake = 0;
 
+    it->from_loop = ws_loop_is_owner(wc->loop);
     apr_thread_mutex_lock(wc->loop->mutex);
     if ((rc = inbox_admits(wc, it)) == WS_OK) {
         if (wc->inbox_tail)
@@ -82,8 +83,8 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
         wc->inbox_bytes += it->frame ? wsp_buf_len(it->frame) : 0;
         if (!it->frame && !it->fn)
             wc->send_closed = 1;
-        if (it->part)
-            wc->parts_open = !it->last_part;
+        if (it->part)   /* read without the lock on the loop thread */
+            __atomic_store_n(&wc->parts_open, !it->last_part, __ATOMIC_RELEASE);
         wake = ws_loop_schedule_locked(&wc->entry);
     }
     apr_thread_mutex_unlock(wc->loop->mutex);
@@ -92,9 +93,18 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
         free(it);
         return rc;
     }
+    if (it->from_loop)
+        wc->own_inbox_items++;
     if (wake)
         ws_loop_wakeup(wc->loop);
     return WS_OK;
+}
+
+/* Loop thread: an item of its own has left the inbox. */
+static void took(ws_conn_t *wc, const ws_inbox_item *it)
+{
+    if (it->from_loop)
+        wc->own_inbox_items--;
 }
 
 /* ws_send_part(): always through the inbox, even on the loop thread, so
@@ -141,7 +151,13 @@ int ws_conn_queue_frame(ws_conn_t *wc, int opcode, const void *data,
 
     if (!wc->loop || wc->state == WS_ST_FINISHED)
         return WS_ECLOSED;            /* still in the handshake, or over */
-    if (on_loop_thread(wc)) {
+    /* On the loop thread straight into the session, unless the inbox holds
+     * something this thread queued there (a part, a deferral): then behind
+     * it, in the order of the calls. */
+    if (on_loop_thread(wc) && !wc->own_inbox_items) {
+        /* A message in parts is open in the inbox: this one waits. */
+        if (__atomic_load_n(&wc->parts_open, __ATOMIC_ACQUIRE))
+            return WS_ESTATE;
         rc = ws_status(wsp_session_send(&wc->sess, opcode, data, len,
                                         step_clock(wc)));
         if (rc == WS_OK) {
@@ -226,6 +242,7 @@ void ws_outbox_finish(ws_conn_t *wc)
     apr_thread_mutex_unlock(wc->loop->mutex);
     for (; it; it = next) {
         next = it->next;
+        took(wc, it);
         if (it->fn) {
             run_deferred(wc, it);
             free(it);
@@ -255,12 +272,14 @@ void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
     apr_thread_mutex_unlock(wc->loop->mutex);
     for (; it; it = next) {
         next = it->next;
+        if (it->frame && !it->fn
+            && wsp_session_send_buf(&wc->sess, it->frame, now) == WSP_SEND_EFULL)
+            break;
+        took(wc, it);
         if (it->fn) {
             run_deferred(wc, it);
         }
         else if (it->frame) {
-            if (wsp_session_send_buf(&wc->sess, it->frame, now) == WSP_SEND_EFULL)
-                break;
             cost += WSP_BUF_COST(it->frame);
             bytes += wsp_buf_len(it->frame);
             wsp_buf_unref(it->frame);  /* the session holds its own */

@@ -256,8 +256,9 @@ MaxSpareThreads          75
 AsyncRequestWorkerFactor 480
 MaxConnectionsPerChild   0
 Timeout 30
+WebSocketHandlerLoad echo "$echo" echo
 <Location /echo>
-    WebSocketHandler "$echo" echo
+    WebSocketHandler echo
 </Location>
 <Location /server-status>
     SetHandler server-status
