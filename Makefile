@@ -4,7 +4,7 @@
 #   make [build]          build/mod_websocket.so + handler objects (apxs -c)
 #   make run              private httpd in the foreground: http/ws on :9998,
 #                         https/wss (and HTTP/2) on :9443
-#   make start [PORT=n] [TLS_PORT=m]
+#   make start [PORT=n] [TLS_PORT=m] [EXTRA_CONF=file]
 #                         the same in the background (returns once it listens)
 #   make stop  [PORT=n]   stop it
 #   make tls-cert         build/tls/server.{crt,key}: self-signed, localhost
@@ -233,6 +233,10 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 	     -e 's|@BUILD_DIR@|$(BUILD)|g' -e 's|@HTDOCS@|$(RUN_HTDOCS)|g' \
 	     -e 's|@RUN_USER@|$(RUN_USER)|g' -e 's|@RUN_GROUP@|$(RUN_GROUP)|g' \
 	     conf/httpd.conf.in > $@.new
+	@# EXTRA_CONF=file: the user's own handlers and Locations, last.
+	@if [ -n "$(EXTRA_CONF)" ]; then \
+	    [ -r "$(EXTRA_CONF)" ] || { echo "error: EXTRA_CONF=$(EXTRA_CONF) is not a readable file" >&2; exit 1; }; \
+	    printf '\n# EXTRA_CONF\nInclude "%s"\n' "$(abspath $(EXTRA_CONF))" >> $@.new; fi
 	@mv -f $@.new $@
 
 # Connections are file descriptors: thousands of WebSockets need a higher
