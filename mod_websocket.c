@@ -147,6 +147,14 @@ static const char *set_send_timeout(cmd_parms *cmd, void *dconf, const char *arg
     return set_seconds(cmd, arg, &((ws_dir_conf *)dconf)->send_timeout);
 }
 
+static const char *set_capacity_warning(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    (void)dconf;
+    return err ? err : ws_capacity_set_warning(cmd, arg);
+}
+
 static const char *set_log_format(cmd_parms *cmd, void *dconf, const char *arg)
 {
     return ws_connlog_compile(cmd->pool, arg, &((ws_dir_conf *)dconf)->log_items);
@@ -182,6 +190,10 @@ static const command_rec ws_cmds[] = {
                   "seconds a WebSocket may have output waiting without any "
                   "of it being written before it is dropped, 0 for never "
                   "(default 60)"),
+    AP_INIT_TAKE1("WebSocketCapacityWarning", set_capacity_warning, NULL,
+                  RSRC_CONF,
+                  "warn at startup if the server can hold fewer open "
+                  "WebSockets than this (default 1000, 0: never)"),
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
@@ -194,6 +206,7 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog; (void)ptemp;
     ws_handlers_pre_config();
+    ws_capacity_pre_config();
     ws_connlog_init(pconf);
     return OK;
 }
@@ -204,8 +217,16 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog; (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;                  /* the first, checking pass */
+    ws_capacity_check(s);
     ws_stats_post_config(pconf, s);
     return OK;
+}
+
+/* apachectl configtest: the same capacity warning as at startup. */
+static void ws_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    (void)pconf;
+    ws_capacity_check(s);
 }
 
 /* A WebSocket location belongs to us, whatever other modules guessed. */
@@ -251,6 +272,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     if (!ws_handlers_in_use())
         return;
     ws_stats_child_init(pchild);
+    ws_capacity_child_init();
     ws_loop_init_child(pchild);
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async) {
         rv = ws_loop_create(&loop, 1, pchild);
@@ -277,6 +299,7 @@ static void register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_pre_config(ws_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(ws_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ws_stats_register_hooks();
     ws_io_register_filters();
     ap_hook_fixups(ws_fixups, NULL, NULL, APR_HOOK_LAST);

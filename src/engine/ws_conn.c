@@ -144,6 +144,8 @@ static void start_session(ws_conn_t *wc, apr_time_t now)
     wc->last_input = now;
     WS_COUNT(ws_stats_mine(), open, 1);
     WS_COUNT(ws_stats_mine(), opened, 1);
+    ws_capacity_note_open(__atomic_load_n(&ws_stats_mine()->open,
+                                          __ATOMIC_RELAXED));
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, wc->c, WSLOGNO(00304)
                   "WebSocket open on %s (subprotocol %s)", wc->uri,
                   wc->protocol ? wc->protocol : "none");

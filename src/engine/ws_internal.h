@@ -231,6 +231,13 @@ void         ws_io_release_request(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
 
+/* ws_capacity.c */
+const char *ws_capacity_set_warning(cmd_parms *cmd, const char *arg);
+void        ws_capacity_pre_config(void);
+void        ws_capacity_check(server_rec *s);
+void        ws_capacity_child_init(void);
+void        ws_capacity_note_open(apr_uint64_t open);
+
 /* ws_stats.c */
 apr_status_t ws_stats_post_config(apr_pool_t *pconf, server_rec *s);
 void         ws_stats_child_init(apr_pool_t *pchild);

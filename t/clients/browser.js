@@ -140,6 +140,17 @@ async function pageScenario(base, stepMs) {
       out.binary.close = await waitFor(ws, ['close'], stepMs);
     }
   }
+  // (d) WebSocketOrigin: this page's Origin is not on /origin's list, so
+  // the handshake is refused (403) and the browser fails the connection;
+  // /echo has no list and accepts the same page.
+  {
+    const ws = new WebSocket(base + '/origin');
+    out.origin = { refused: await waitFor(ws, ['open', 'close'], stepMs) };
+    if (out.origin.refused.type === 'open') ws.close(1000);
+    const ok = new WebSocket(base + '/echo');
+    out.origin.accepted = await waitFor(ok, ['open', 'close'], stepMs);
+    if (out.origin.accepted.type === 'open') ok.close(1000);
+  }
   // (c) server-initiated close with code and reason
   {
     const ws = new WebSocket(base + '/test');
@@ -281,6 +292,25 @@ async function main() {
       return `handshake ${s.handshake.status}, sent ${j(sentText)}, received ${j(recvText)}, closed`;
     });
 
+    // The tutorial's second link: new WebSocket(url, ["echo-protocol"]).
+    await runCheck('tutorial_subprotocol', async () => {
+      expect(pageOk, 'page not loaded');
+      await page.click('#run-protocol');
+      try {
+        await page.waitForFunction(() => {
+          const t = document.querySelector('#output').innerText;
+          return /offering echo-protocol[\s\S]*Connected \(subprotocol: [\s\S]*Received: Message to send[\s\S]*clos/i.test(t);
+        }, { timeout: STEP_TIMEOUT, polling: 100 });
+      } catch (e) {
+        const t = await page.$eval('#output', (el) => el.innerText).catch(() => '');
+        throw new CheckFailed(`the subprotocol run did not finish within ${STEP_TIMEOUT} ms; #output shows ${j(t)}`);
+      }
+      const t = await page.$eval('#output', (el) => el.innerText);
+      const m = t.slice(t.indexOf('offering echo-protocol')).match(/Connected \(subprotocol: ([^)]*)\)/);
+      expect(m && m[1] === 'echo-protocol', `ws.protocol shown as ${j(m && m[1])}, expected "echo-protocol"`);
+      return 'ws.protocol === "echo-protocol"';
+    });
+
     let scen = null;
     await runCheck('page_scenario_ran', async () => {
       scen = await page.evaluate(pageScenario, wsBase, 5000);
@@ -315,6 +345,15 @@ async function main() {
       expect(s && s.received.some((f) => f.opcode === 2), 'CDP saw no binary frame received on /echo');
       expect(b.close.type === 'close' && b.close.code === 1000 && b.close.wasClean, `client close: ${j(b.close)}`);
       return '256 and 70000 bytes round trips as ArrayBuffer';
+    });
+
+    await runCheck('origin_refused_and_accepted', async () => {
+      expect(scen, 'scenario did not run');
+      const o = scen.origin;
+      expect(o.refused.type === 'close', `/origin from ${origin}: expected the connection to fail, got ${j(o.refused)}`);
+      expect(o.refused.code === 1006, `/origin: CloseEvent.code ${o.refused.code}, expected 1006 (handshake refused)`);
+      expect(o.accepted.type === 'open', `/echo (no WebSocketOrigin) from the same page: ${j(o.accepted)}`);
+      return `/origin refused (1006), /echo accepted, page origin ${origin}`;
     });
 
     await runCheck('server_close_4001', async () => {

@@ -88,6 +88,12 @@ my @bad = (
         [ 'WebSocketMaxPendingOutput', '0' ], [ 'WebSocketMaxPendingOutput', 'lots' ],
         [ 'WebSocketPingInterval', '-1' ], [ 'WebSocketIdleTimeout', '5s' ],
         [ 'WebSocketSendTimeout', '-3' ], [ 'WebSocketSendTimeout', 'soon' ]),
+    [ 'WebSocketCapacityWarning that is not a number', 'WebSocketHandler echo',
+      [ qr/WebSocketCapacityWarning/, qr/whole number/ ],
+      "$load_echo\nWebSocketCapacityWarning many" ],
+    [ 'WebSocketCapacityWarning inside a Location',
+      "WebSocketHandler echo\n    WebSocketCapacityWarning 10",
+      [ qr/WebSocketCapacityWarning/, qr/not allowed|cannot occur/ ], $load_echo ],
     [ 'WebSocketLogFormat with an unknown directive',
       "WebSocketHandler echo\n    WebSocketLogFormat \"%a %Q\"",
       [ qr/WebSocketLogFormat/, qr/unknown % directive/ ], $load_echo ],
@@ -97,7 +103,7 @@ my @bad = (
               qr/positive|number|invalid|must|bytes/i ], $load_echo ] } qw(abc 0 -5)),
 );
 
-plan tests => 2 * @bad + 5;
+plan tests => 2 * @bad + 11;
 
 my $dir = tempdir('mod_websocket-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $n = 0;
@@ -163,3 +169,39 @@ like($out, qr/WebSocketHandler with a path is deprecated.*WebSocketHandlerLoad e
 ($rc, $out) = configtest('', "WebSocketHandler $echo echo");
 ok($rc != 0 && $out =~ /belongs inside <Location>/,
    'deprecated form at server level: refused') or diag("output: $out");
+
+# The capacity warning: Debian's stock mpm_event settings (150 workers, 25
+# per child, factor 2) hold 450 connections in all, below the default
+# threshold of 1000; the factor raised, no warning; threshold 0, none.
+my $stock = "StartServers 2\nThreadsPerChild 25\nMaxRequestWorkers 150\n$load_echo";
+($rc, $out) = configtest('WebSocketHandler echo', $stock);
+ok($rc == 0, 'stock mpm_event settings: httpd -t passes') or diag("output: $out");
+like($out, qr/WS00004: this server can hold at most 450 open connections.*6 children x ThreadsPerChild 25 x \(1 \+ AsyncRequestWorkerFactor 2\).*Raise AsyncRequestWorkerFactor \(e\.g\. 6 /,
+     '... warns: 450 connections, and which directive to raise') or diag("output: $out");
+($rc, $out) = configtest('WebSocketHandler echo', "$stock\nAsyncRequestWorkerFactor 400");
+unlike($out, qr/WS00004/, 'AsyncRequestWorkerFactor 400: no capacity warning');
+($rc, $out) = configtest('WebSocketHandler echo', "$stock\nWebSocketCapacityWarning 0");
+unlike($out, qr/WS00004/, 'WebSocketCapacityWarning 0: no capacity warning');
+
+# The configuration `make run`/`make start` ship (conf/httpd.conf.in) passes
+# without the warning.
+{
+    my %sub = (PORT => 1, LISTEN => '127.0.0.1:1', TLS_PORT => 2,
+               TLS_LISTEN => '127.0.0.1:2', TLS_CRT => "$build/tls/server.crt",
+               TLS_KEY => "$build/tls/server.key", SERVER_ROOT => $dir,
+               MODULE_DIR => $modules, BUILD_DIR => $build, HTDOCS => $dir,
+               RUN_USER => 'nobody', RUN_GROUP => 'nogroup');
+    open my $in, '<', "$top/conf/httpd.conf.in" or die "conf/httpd.conf.in: $!";
+    my $text = do { local $/; <$in> };
+    close $in;
+    $text =~ s/\@([A-Z_]+)\@/$sub{$1} \/\/ die "unknown \@$1\@"/ge;
+    mkdir "$dir/logs";
+    my $conf = "$dir/shipped.conf";
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh $text;
+    close $fh;
+    my $shipped = qx{ulimit -c 0; '$httpd' -t -f '$conf' 2>&1};
+    like($shipped, qr/Syntax OK/, 'the shipped configuration: httpd -t passes')
+        or diag($shipped);
+    unlike($shipped, qr/WS00004/, '... without the capacity warning');
+}

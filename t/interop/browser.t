@@ -1,8 +1,10 @@
 # Interop: a real browser.  Debian's headless Chromium driven by npm
 # puppeteer-core loads the tutorial page (/), clicks "Run WebSocket" and checks
 # the page's output and the browser's own WebSocket frames (CDP Network
-# events); then, in the page, subprotocol "chat" on /test, an ArrayBuffer
-# round trip on /echo and a server close 4001 "bye".
+# events), and the page's second link (subprotocol echo-protocol, ws.protocol
+# shown); then, in the page, subprotocol "chat" on /test, an ArrayBuffer
+# round trip on /echo, a page of a foreign Origin refused on /origin
+# (WebSocketOrigin) and accepted on /echo, and a server close 4001 "bye".
 # Twice: http:// + ws:// on the main port, then https:// + wss:// on the TLS
 # vhost (--ignore-certificate-errors).  Over TLS Chromium negotiates h2 and,
 # since the server announces SETTINGS_ENABLE_CONNECT_PROTOCOL, opens the
@@ -25,12 +27,14 @@ use InteropClient;
 use Time::HiRes qw(time);
 
 my @checks = qw(
-    page_loaded tutorial_output tutorial_cdp_frames page_scenario_ran
-    subprotocol_chat binary_arraybuffer server_close_4001
+    page_loaded tutorial_output tutorial_cdp_frames tutorial_subprotocol
+    page_scenario_ran subprotocol_chat binary_arraybuffer
+    origin_refused_and_accepted server_close_4001
 );
-# The page and its four WebSockets: the tutorial's /echo, then /test (chat),
-# /echo (binary), /test (close 4001).
-my $SOCKETS = 4;
+# The page and its WebSockets that upgrade: the tutorial's /echo twice
+# (without and with a subprotocol), /test (chat), /echo (binary), /echo
+# (Origin check's accepted one), /test (close 4001); /origin is refused.
+my $SOCKETS = 6;
 
 plan skip_all => InteropClient::CHROMIUM . ' is absent (apt-get install chromium; scripts/deps.sh does)'
     unless -x InteropClient::CHROMIUM;

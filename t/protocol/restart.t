@@ -12,6 +12,16 @@ use Apache::TestRequest ();
 use WSClient qw(OP_TEXT OP_CLOSE);
 use Time::HiRes qw(time);
 
+# Lines of the error log where a child ran the v2 test handler's
+# on_child_exit for /v2a's instance (t/handlers/v2_handler.c).
+sub child_exit_lines {
+    my $log = Apache::Test::vars('t_logs') . '/error_log';
+    open my $fh, '<', $log or return 0;
+    my $n = grep { /v2 child_exit label=a pid=\d+/ } <$fh>;
+    close $fh;
+    return $n;
+}
+
 my $OPEN = 3;
 
 my $pid_file;
@@ -20,7 +30,7 @@ unless ($ENV{WSCLIENT_PORT}) {
     $pid_file = "$logs/httpd.pid" if $logs;
 }
 
-plan tests => $OPEN * 3 + 2,
+plan tests => $OPEN * 3 + 3,
     sub { $pid_file && -r $pid_file ? 1 : 'no httpd.pid (stand-in server?)' };
 
 sub open_echo {
@@ -41,6 +51,7 @@ open my $fh, '<', $pid_file or die "$pid_file: $!\n";
 my $pid = <$fh>;
 close $fh;
 chomp $pid;
+my $exits_before = child_exit_lines();
 kill 'USR1', $pid or die "cannot signal httpd ($pid): $!\n";
 my $t0 = time;
 
@@ -85,4 +96,16 @@ for my $i (0 .. $#ws) {
     ok($echoed, 'after the graceful restart a new client echoes') or diag(join "\n", @history);
     ok($closed, '... and closes normally (1000)') or diag(join "\n", @history);
     diag('attempts: ' . join(' | ', @history)) if @history > 1;
+}
+
+# The old generation's children ran on_child_exit for each location
+# instance as they went (bounded wait: they exit once their WebSockets are
+# closed).
+{
+    my ($n, $deadline) = (0, time + 10);
+    while (($n = child_exit_lines()) <= $exits_before && time < $deadline) {
+        select undef, undef, undef, 0.1;
+    }
+    ok($n > $exits_before, "on_child_exit ran in the children that left ("
+       . ($n - $exits_before) . " new log lines)");
 }

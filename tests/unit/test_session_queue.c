@@ -110,6 +110,49 @@ static void send_buf_refused_keeps_callers_ref(void **state)
     fx_free(f);
 }
 
+/* Queues b (a frame built by the test) and drops the test's reference. */
+static int send_frame(fx *f, int opcode, int fin, const char *payload)
+{
+    wsp_buf *b = wsp_buf_frame(opcode, fin, 0, payload, strlen(payload));
+    int rc = wsp_session_send_buf(&f->s, b, f->now);
+    wsp_buf_unref(b);
+    return rc;
+}
+
+/* ws_send_part(): inside a message in parts only continuations (and
+ * control frames) are taken; a continuation outside one is refused. */
+static void message_in_parts_keeps_other_data_out(void **state)
+{
+    fx *f = fx_new(NULL);
+    wsp_buf *b;
+    /* The ping takes the control lane, ahead of the queued parts (between
+     * frames, which a message in parts allows). */
+    static const int want[] = { WSP_OP_PING, WSP_OP_TEXT, WSP_OP_CONT,
+                                WSP_OP_CONT, WSP_OP_BINARY };
+    size_t i;
+    (void)state;
+    assert_int_equal(send_frame(f, WSP_OP_CONT, 1, "x"), WSP_SEND_ESTATE);
+    assert_int_equal(send_frame(f, WSP_OP_TEXT, 0, "pa"), WSP_SEND_OK);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_TEXT, "no", 2, f->now),
+                     WSP_SEND_ESTATE);
+    assert_int_equal(send_frame(f, WSP_OP_BINARY, 1, "no"), WSP_SEND_ESTATE);
+    assert_int_equal(send_frame(f, WSP_OP_TEXT, 0, "no"), WSP_SEND_ESTATE);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_PING, "p", 1, f->now),
+                     WSP_SEND_OK);
+    assert_int_equal(send_frame(f, WSP_OP_CONT, 0, "rt"), WSP_SEND_OK);
+    assert_int_equal(send_frame(f, WSP_OP_CONT, 1, "s!"), WSP_SEND_OK);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, "ok", 2, f->now),
+                     WSP_SEND_OK);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        b = wsp_session_pop(&f->s);
+        assert_non_null(b);
+        assert_int_equal(wsp_buf_opcode(b), want[i]);
+        wsp_buf_unref(b);
+    }
+    assert_null(wsp_session_pop(&f->s));
+    fx_free(f);
+}
+
 static void data_lane_grows_and_keeps_order(void **state)
 {
     fx *f = fx_new(NULL);
@@ -454,6 +497,7 @@ int main(void)
         cmocka_unit_test(empty_frames_are_not_free),
         cmocka_unit_test(shared_buf_on_two_sessions),
         cmocka_unit_test(send_buf_refused_keeps_callers_ref),
+        cmocka_unit_test(message_in_parts_keeps_other_data_out),
         cmocka_unit_test(data_lane_grows_and_keeps_order),
         cmocka_unit_test(bad_sends_are_einval),
         cmocka_unit_test(reentrant_echo_from_on_message),
