@@ -20,7 +20,7 @@ use lib "$FindBin::Bin/../lib";
 use Apache::Test qw(-withtestmore);
 use WSClient qw(OP_TEXT);
 
-plan tests => 19;
+plan tests => 22;
 
 sub text_of {
     my ($ws, $t) = @_;
@@ -77,6 +77,20 @@ SKIP: {
         if ($ENV{WS_TEST_MPM} // 'event') eq 'prefork';
     is(text_of($b), 'bcast to all', 'broadcast: the other connection of the location too');
 }
+# Counters of their own: /v2b has had two connections, /v2a one (under
+# event: one child holds them all; under prefork each child counts its own).
+SKIP: {
+    skip 'prefork: each child counts its own connections', 2
+        if ($ENV{WS_TEST_MPM} // 'event') eq 'prefork';
+    $b2->send_text('count');
+    my $got = text_of($b2);
+    $got = text_of($b2) while defined $got && $got =~ /^bcast/;
+    is($got, 'count b 2', '/v2b counts its own two connections');
+    $a->send_text('count');
+    $got = text_of($a);
+    $got = text_of($a) while defined $got && $got =~ /^(tick|bcast)/;
+    is($got, 'count a 1', '/v2a, the same handler, counts its one apart');
+}
 # /v2a's connection is another instance: no bcast (only ticks).
 my $leak = 0;
 for (1 .. 3) { my $t = text_of($a, 1) // last; $leak++ if $t =~ /^bcast/ }
@@ -85,9 +99,12 @@ is($leak, 0, 'broadcast stays within its location');
 # on_child_init ran in the serving child.
 my $log = Apache::Test::vars('t_logs') . '/error_log';
 open my $fh, '<', $log or die "$log: $!";
-my $inits = grep { /v2 child_init label=a pid=\d+/ } <$fh>;
+my @pids = map { /v2 child_init label=a pid=(\d+)/ ? $1 : () } <$fh>;
 close $fh;
-ok($inits >= 1, "on_child_init logged for /v2a's instance ($inits times)");
+my %seen;
+my @twice = grep { $seen{$_}++ } @pids;
+ok(@pids >= 1, "on_child_init logged for /v2a's instance (" . scalar(@pids) . ' times)');
+is("@twice", '', '... once per child process (no pid twice)');
 
 # Version 1.
 my $v1 = WSClient->open_ws('/v1');

@@ -103,7 +103,7 @@ my @bad = (
               qr/positive|number|invalid|must|bytes/i ], $load_echo ] } qw(abc 0 -5)),
 );
 
-plan tests => 2 * @bad + 11;
+plan tests => 2 * @bad + 12;
 
 my $dir = tempdir('mod_websocket-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $n = 0;
@@ -157,6 +157,7 @@ my ($rc, $out) = configtest(
     . "    WebSocketLogFormat \"%a %U %{in}m %c %w %%\"", $load_v2);
 ok($rc == 0, "good config: httpd -t passes") or diag("output: $out");
 ok($out =~ /Syntax OK/, 'good config: "Syntax OK"') or diag("output: $out");
+unlike($out, qr/child_init/, 'good config: configtest runs no on_child_init (no child there)');
 
 # The version-1 form still loads inside a Location, with a warning that
 # says what to write instead.

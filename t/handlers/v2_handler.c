@@ -10,7 +10,9 @@
  * On open it sends "hello <label> <greeting> query=<q> env=<V2_ENV>"; with
  * tick=MS it then sends "tick <n>" every MS milliseconds (n = 1, 2, ...).
  * Messages: "broadcast <text>" sends "bcast <text>" to every connection of
- * this location in this child (through ws_defer); "defer" answers
+ * this location in this child (through ws_defer); "count" answers
+ * "count <label> <n>", the connections opened at this location in this
+ * child; "defer" answers
  * "deferred" from a deferred call; "parts" sends "parts!" in three parts
  * and then "estate <rc>" with what a ws_send() between them returned.
  */
@@ -37,6 +39,7 @@ typedef struct location {
      * under worker they do not, so the list takes a lock. */
     pthread_mutex_t lock;
     member         *members;
+    long            opens;         /* connections opened here, this child */
 } location;
 
 typedef struct conn_state {
@@ -137,6 +140,7 @@ static void v2_on_open(ws_conn *c)
     pthread_mutex_lock(&loc->lock);
     m->next = loc->members;
     loc->members = m;
+    loc->opens++;
     pthread_mutex_unlock(&loc->lock);
     snprintf(hello, sizeof(hello), "hello %s %s query=%s env=%s", loc->label,
              loc->greeting, q ? q : "-", env ? env : "-");
@@ -195,6 +199,20 @@ static void send_parts(ws_conn *c)
     ws_send_text(c, msg, strlen(msg));
 }
 
+/* The location's own counter: two locations on one handler count apart. */
+static void send_count(ws_conn *c)
+{
+    location *loc = ws_location_ctx(c);
+    char msg[64];
+    long n;
+
+    pthread_mutex_lock(&loc->lock);
+    n = loc->opens;
+    pthread_mutex_unlock(&loc->lock);
+    snprintf(msg, sizeof(msg), "count %s %ld", loc->label, n);
+    ws_send_text(c, msg, strlen(msg));
+}
+
 static void answer_deferred(ws_conn *c, void *arg)
 {
     (void)arg;
@@ -212,6 +230,8 @@ static void v2_on_message(ws_conn *c, ws_message_type type, const void *data,
         ws_defer(c, answer_deferred, NULL);
     else if (type == WS_TEXT && len == 5 && memcmp(s, "parts", 5) == 0)
         send_parts(c);
+    else if (type == WS_TEXT && len == 5 && memcmp(s, "count", 5) == 0)
+        send_count(c);
     else
         ws_send(c, type, data, len);
 }

@@ -7,8 +7,11 @@
 # - with 8 WebSockets open (all but ThreadsPerChild of the 12), the child
 #   logs once (WS00005) that it is close to the limit and which directive to
 #   raise; opening more does not repeat it;
-# - with 12 WebSockets open, a plain GET gets no answer: the site is full
-#   (what the warnings are about); closing them lets it answer again.
+# - WebSockets open up to the limit (12 with every worker idle; 10 if a
+#   worker is still busy with the last handshake when the next connection
+#   comes, since the limit counts idle workers), then a plain GET gets no
+#   answer: the site is full (what the warnings are about); closing them
+#   lets it answer again.
 # Event MPM only; everything bounded; the server stopped in an END block.
 use strict;
 use warnings;
@@ -126,11 +129,13 @@ is(scalar @ws, 8, '8 WebSockets open');
 like(wait_log(qr/WS00005/, 5),
      qr/WS00005: this child holds 8 WebSockets.*12 connections mpm_event lets one child keep.*Raise AsyncRequestWorkerFactor/,
      'the child says it is close to the limit, and which directive to raise');
-for (9 .. 12) {
-    my $w = WSClient->new(port => $port, timeout => 5);
-    push @ws, $w if $w->handshake(path => '/echo')->{status} == 101;
+# Until a handshake gets no answer (bounded: at most 13 in all).
+for (9 .. 13) {
+    my $w = WSClient->new(port => $port, timeout => 3);
+    last unless $w->handshake(path => '/echo')->{status} == 101;
+    push @ws, $w;
 }
-is(scalar @ws, 12, '12 WebSockets open: the child is full');
+ok(@ws >= 10 && @ws <= 12, scalar(@ws) . ' WebSockets open, then the next one waits: the child is full');
 my @once = log_text() =~ /WS00005/g;
 is(scalar @once, 1, '... and WS00005 was logged once');
 ok(!get_answered(2), 'a full server does not answer GET /index.html (what the warnings are about)');
