@@ -69,9 +69,9 @@ static int inbox_admits(ws_conn_t *wc, const ws_inbox_item *it)
 static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
 {
     apr_size_t cost = it->frame ? WSP_BUF_COST(it->frame) : 0;
-    int rc, wake = 0;
+    int rc, wake = 0, mine = ws_loop_is_owner(wc->loop);
 
-    it->from_loop = ws_loop_is_owner(wc->loop);
+    it->from_loop = (unsigned)mine;
     apr_thread_mutex_lock(wc->loop->mutex);
     if ((rc = inbox_admits(wc, it)) == WS_OK) {
         if (wc->inbox_tail)
@@ -86,15 +86,16 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
         if (it->part)   /* read without the lock on the loop thread */
             __atomic_store_n(&wc->parts_open, !it->last_part, __ATOMIC_RELEASE);
         wake = ws_loop_schedule_locked(&wc->entry);
+        if (mine)        /* loop thread only: no other thread drains */
+            wc->own_inbox_items++;
     }
     apr_thread_mutex_unlock(wc->loop->mutex);
+    /* From here on `it` may already be drained and freed by the loop. */
     if (rc != WS_OK) {
         wsp_buf_unref(it->frame);
         free(it);
         return rc;
     }
-    if (it->from_loop)
-        wc->own_inbox_items++;
     if (wake)
         ws_loop_wakeup(wc->loop);
     return WS_OK;
