@@ -303,6 +303,29 @@ static void op_send_shared(void)
         FUZZ_CHECK(rc == WSP_SEND_ECLOSED);
 }
 
+/* A frame of a message in parts (ws_send_part): a first part, a
+ * continuation or a last one, in any order.  The session takes only what
+ * keeps the stream valid; the peer's reader (check_popped) proves the
+ * output still is. */
+static void op_send_part(void)
+{
+    static const uint8_t data[64] = "parts";
+    unsigned k = next();
+    int opcode = k % 3 == 0 ? WSP_OP_CONT : k % 3 == 1 ? WSP_OP_TEXT
+                                                       : WSP_OP_BINARY;
+    int was_open = w.s.parts_open, rc;
+    wsp_buf *b = wsp_buf_frame(opcode, (k >> 2) & 1, 0, data,
+                               next() % sizeof data);
+
+    FUZZ_CHECK(b);
+    rc = wsp_session_send_buf(&w.s, b, w.now);
+    wsp_buf_unref(b);
+    if (rc == WSP_SEND_OK)
+        FUZZ_CHECK(opcode == WSP_OP_CONT ? was_open : !was_open);
+    if (w.s.state != WSP_SESSION_OPEN)
+        FUZZ_CHECK(rc == WSP_SEND_ECLOSED);
+}
+
 static void configure(unsigned a, unsigned b)
 {
     static const size_t pending[] = { 800, 3000, 10000, 65536 };
@@ -337,7 +360,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b = next();
     configure(a, b);
     while (w.pos < w.in_len && steps++ < 2000) {
-        switch (next() % 10) {
+        switch (next() % 11) {
         case 0: op_feed_raw(); break;
         case 1: op_feed_frame(); break;
         case 2: op_send(); break;
@@ -347,6 +370,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 6: wsp_session_eof(&w.s, next() & 1, w.now); break;
         case 7: wsp_session_going_away(&w.s, w.now); break;
         case 8: op_send_shared(); break;
+        case 9: op_send_part(); break;
         default: op_write_rest(); break;
         }
         check_invariants();
