@@ -70,6 +70,7 @@ Q := $(if $(filter 1,$(V)),,@)
 CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
 ECHO_SRCS   := handlers/echo.c
+ROOM_SRCS   := handlers/room.c
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
                t/handlers/hostile_handler.c t/handlers/v2_handler.c
 # A handler built against the version-1 header (t/handlers/v1/), which a
@@ -99,11 +100,12 @@ TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
 
 MODULE      := $(BUILD)/mod_websocket.so
 ECHO_SO     := $(BUILD)/mod_websocket_echo.so
+ROOM_SO     := $(BUILD)/mod_websocket_room.so
 TEST_SO     := $(BUILD)/mod_websocket_test.so
 V1_SO       := $(BUILD)/mod_websocket_v1test.so
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
+SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
 # must be wrapped in -Wc,/-Wl, or apxs rejects it.
@@ -151,6 +153,9 @@ $(MODULE): $(MOD_SRCS) $(HDRS) $(wildcard mk/core.mk) $(BUILD)/.flags
 
 $(ECHO_SO): $(ECHO_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_echo,$(ECHO_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS))
+
+$(ROOM_SO): $(ROOM_SRCS) $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_room,$(ROOM_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
 
 $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
@@ -326,6 +331,7 @@ install: build
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n websocket $(OBJ)/mod_websocket/mod_websocket.la
 	install -m 0644 $(ECHO_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_echo.so
+	install -m 0644 $(ROOM_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_room.so
 	install -d $(DESTDIR)$(INCLUDEDIR)
 	install -m 0644 include/mod_websocket.h $(DESTDIR)$(INCLUDEDIR)/mod_websocket.h
 	@if [ -d $(DESTDIR)$(APACHE_ETC)/mods-available ] || [ -n "$(DESTDIR)" ]; then \
