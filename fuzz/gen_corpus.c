@@ -1,7 +1,7 @@
 /*
  * gen_corpus.c - writes the seed corpus for the fuzz targets:
  *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name,
- *                       DIR/session/NN-name
+ *                       DIR/session/NN-name, DIR/pmd/NN-name
  * Seeds are built here from readable descriptions so the repository holds
  * no binary blobs.  Reader seeds start with the two config bytes that
  * fuzz_reader.c expects ([config][k=0]) or a chunk plan.
@@ -260,6 +260,31 @@ static void utf8_seeds(const char *dir)
     utf8_seed(dir, "08-lone-continuation", "0123456789abcdef0123\x80");
 }
 
+/* Negotiation (fuzz_pmd.c): [policy byte][header]. */
+static void pmd_seed(const char *dir, const char *name, unsigned policy,
+                     const char *header)
+{
+    byte(policy);
+    put(header, strlen(header));
+    write_seed(dir, "pmd", name);
+}
+
+static void pmd_seeds(const char *dir)
+{
+    pmd_seed(dir, "01-browser", 0x3F,
+             "permessage-deflate; client_max_window_bits");
+    pmd_seed(dir, "02-all-params", 0xDA,
+             "permessage-deflate; server_no_context_takeover; "
+             "client_no_context_takeover; server_max_window_bits=10; "
+             "client_max_window_bits=9");
+    pmd_seed(dir, "03-several", 0x12,
+             "x-webkit-deflate-frame, permessage-deflate; mystery, "
+             "permessage-deflate; server_max_window_bits=\"12\"");
+    pmd_seed(dir, "04-bad", 0x00,
+             "permessage-deflate; server_max_window_bits=08; "
+             "client_no_context_takeover=1, permessage-deflate;");
+}
+
 static void make_dir(const char *dir, const char *sub)
 {
     char path[4096];
@@ -281,7 +306,9 @@ int main(int argc, char **argv)
     make_dir(argv[1], "reader");
     make_dir(argv[1], "utf8");
     make_dir(argv[1], "session");
+    make_dir(argv[1], "pmd");
     reader_seeds(argv[1]);
+    pmd_seeds(argv[1]);
     session_seeds(argv[1]);
     utf8_seeds(argv[1]);
     return 0;
