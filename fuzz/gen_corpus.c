@@ -1,7 +1,8 @@
 /*
  * gen_corpus.c - writes the seed corpus for the fuzz targets:
  *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name,
- *                       DIR/session/NN-name, DIR/pmd/NN-name
+ *                       DIR/session/NN-name, DIR/pmd/NN-name,
+ *                       DIR/inflate/NN-name
  * Seeds are built here from readable descriptions so the repository holds
  * no binary blobs.  Reader seeds start with the two config bytes that
  * fuzz_reader.c expects ([config][k=0]) or a chunk plan.
@@ -285,6 +286,23 @@ static void pmd_seeds(const char *dir)
              "client_no_context_takeover=1, permessage-deflate;");
 }
 
+/* The codec (fuzz_inflate.c): [settings byte][bytes]. */
+static void inflate_seeds(const char *dir)
+{
+    static const uint8_t hello[] = { 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00 };
+    static const uint8_t stored[] = { 0x00, 0x05, 0x00, 0xfa, 0xff,
+                                      'H', 'e', 'l', 'l', 'o', 0x00 };
+    byte(0x72);
+    put(hello, sizeof hello);
+    write_seed(dir, "inflate", "01-rfc-hello");
+    byte(0x0B);
+    put(stored, sizeof stored);
+    write_seed(dir, "inflate", "02-stored-block");
+    byte(0x01);
+    put("{\"user\":\"alice\",\"score\":1234}{\"user\":\"bob\",\"score\":99}", 48);
+    write_seed(dir, "inflate", "03-json-text");
+}
+
 static void make_dir(const char *dir, const char *sub)
 {
     char path[4096];
@@ -307,8 +325,10 @@ int main(int argc, char **argv)
     make_dir(argv[1], "utf8");
     make_dir(argv[1], "session");
     make_dir(argv[1], "pmd");
+    make_dir(argv[1], "inflate");
     reader_seeds(argv[1]);
     pmd_seeds(argv[1]);
+    inflate_seeds(argv[1]);
     session_seeds(argv[1]);
     utf8_seeds(argv[1]);
     return 0;
