@@ -301,6 +301,8 @@ static void inflate_seeds(const char *dir)
     byte(0x01);
     put("{\"user\":\"alice\",\"score\":1234}{\"user\":\"bob\",\"score\":99}", 48);
     write_seed(dir, "inflate", "03-json-text");
+    byte(0xFC);                        /* an empty message twice, context kept */
+    write_seed(dir, "inflate", "04-empty-with-context");
 }
 
 static void make_dir(const char *dir, const char *sub)

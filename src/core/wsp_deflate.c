@@ -53,7 +53,7 @@ int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
                         int keep_context, int release,
                         uint8_t **out, size_t *out_len)
 {
-    size_t cap;
+    size_t cap, produced;
     uint8_t *buf;
     int rc;
 
@@ -73,13 +73,22 @@ int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
     d->z.next_out = buf;
     d->z.avail_out = (uInt)cap;
     rc = deflate(&d->z, Z_SYNC_FLUSH);
-    if ((rc != Z_OK && rc != Z_BUF_ERROR) || d->z.avail_in != 0
-        || cap - d->z.avail_out < sizeof(tail)) {
+    produced = cap - d->z.avail_out;
+    if (produced == 0 && rc == Z_BUF_ERROR && n == 0) {
+        /* Nothing since the last flush: zlib writes no second marker.  An
+         * empty stored block's first byte stands for the message (RFC 7692
+         * 7.2.3.6), the rest being the tail the peer adds. */
+        buf[0] = 0x00;
+        produced = 1 + sizeof(tail);
+    }
+    else if ((rc != Z_OK && rc != Z_BUF_ERROR) || d->z.avail_in != 0
+             || produced < sizeof(tail)
+             || memcmp(buf + produced - sizeof(tail), tail, sizeof(tail))) {
         free(buf);
         deflater_after(d, 0, 1);
         return -1;
     }
-    *out_len = cap - d->z.avail_out - sizeof(tail);  /* the tail goes */
+    *out_len = produced - sizeof(tail);  /* the tail goes */
     *out = buf;
     deflater_after(d, keep_context, release);
     return 0;

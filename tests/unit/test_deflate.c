@@ -182,6 +182,25 @@ static void corrupt_streams(void **state)
     wsp_inflater_free(&f);
 }
 
+/* An empty message after another, context kept: zlib has nothing new to
+ * flush, and the message is the one byte of an empty stored block (found
+ * by fuzz_inflate). */
+static void empty_messages_with_context(void **state)
+{
+    wsp_deflater d;
+    wsp_inflater f;
+    size_t i;
+    (void)state;
+    wsp_deflater_init(&d, 9, 1);
+    wsp_inflater_init(&f, 15);
+    for (i = 0; i < 3; i++)
+        round_trip(&d, &f, (const uint8_t *)"", 0, 1, NULL);
+    round_trip(&d, &f, (const uint8_t *)"after", 5, 1, NULL);
+    round_trip(&d, &f, (const uint8_t *)"", 0, 1, NULL);
+    wsp_deflater_free(&d);
+    wsp_inflater_free(&f);
+}
+
 /* release frees zlib's state after each message; the next one brings it
  * back: an idle connection holds none. */
 static void state_released_between_messages(void **state)
@@ -216,6 +235,7 @@ int main(void)
         cmocka_unit_test(shared_compressor),
         cmocka_unit_test(bomb_is_bounded),
         cmocka_unit_test(corrupt_streams),
+        cmocka_unit_test(empty_messages_with_context),
         cmocka_unit_test(state_released_between_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
