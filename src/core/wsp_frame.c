@@ -121,6 +121,10 @@ static wsp_status check_first_bytes(wsp_reader *r)
         return fail(r, WSP_CLOSE_PROTOCOL_ERROR, "masked server frame");
     if (r->rsv & ~r->cfg.allowed_rsv)
         return fail(r, WSP_CLOSE_PROTOCOL_ERROR, "reserved bits set");
+    /* RFC 7692 6: RSV1 marks a compressed message on its first frame. */
+    if ((r->rsv & WSP_RSV1) && (is_control(r->opcode) || r->opcode == WSP_OP_CONT))
+        return fail(r, WSP_CLOSE_PROTOCOL_ERROR, is_control(r->opcode)
+                    ? "compressed control frame" : "RSV1 on a continuation frame");
     if (!is_known_opcode(r->opcode))
         return fail(r, WSP_CLOSE_PROTOCOL_ERROR, "reserved opcode");
     if (is_control(r->opcode)) {
@@ -179,6 +183,7 @@ static void begin_payload(wsp_reader *r)
     r->payload_got = 0;
     if (r->opcode == WSP_OP_TEXT || r->opcode == WSP_OP_BINARY) {
         r->msg_opcode = r->opcode;
+        r->msg_compressed = (r->rsv & WSP_RSV1) != 0;
         r->msg_len = 0;
         wsp_utf8_init(&r->utf8);
     }
@@ -327,8 +332,8 @@ static wsp_status take_data(wsp_reader *r, const uint8_t *src, size_t n)
             return fail(r, WSP_CLOSE_INTERNAL_ERROR, "out of memory");
         dst = r->msg + r->msg_len;
     }
-    if (r->msg_opcode == WSP_OP_TEXT)
-        st = take_text(r, dst, src, n);
+    if (r->msg_opcode == WSP_OP_TEXT && !r->msg_compressed)
+        st = take_text(r, dst, src, n);   /* compressed: checked once inflated */
     else
         unmask_into(r, dst, src, n, r->payload_got);
     r->msg_len += n;
@@ -367,7 +372,9 @@ static wsp_status deliver_message(wsp_reader *r)
     int opcode = r->msg_opcode, rc = 0;
     size_t len = r->msg_len;
 
-    if (opcode == WSP_OP_TEXT && !wsp_utf8_complete(&r->utf8))
+    if (r->msg_compressed)
+        opcode |= WSP_MSG_COMPRESSED;
+    else if (opcode == WSP_OP_TEXT && !wsp_utf8_complete(&r->utf8))
         return fail(r, WSP_CLOSE_INVALID_DATA,
                     "truncated UTF-8 sequence at end of text message");
     /* Reset first so the reader is consistent whatever the callback does;

@@ -43,6 +43,8 @@ enum wsp_close_code {
 #define WSP_RSV2 0x20
 #define WSP_RSV3 0x10
 
+#define WSP_MSG_COMPRESSED 0x100  /* or'ed into on_message's opcode */
+
 #define WSP_MAX_CONTROL_PAYLOAD 125
 #define WSP_MAX_HEADER_SIZE     14   /* 2 + 8 (64-bit length) + 4 (mask) */
 
@@ -50,7 +52,9 @@ enum wsp_close_code {
  * value stops wsp_reader_feed(), which then returns WSP_STOPPED. */
 typedef struct wsp_reader_callbacks {
     /* A complete data message (all fragments joined, unmasked, text already
-     * validated as UTF-8).  data stays valid only during the call. */
+     * validated as UTF-8).  data stays valid only during the call.  A
+     * compressed message (RSV1) comes as opcode | WSP_MSG_COMPRESSED, still
+     * compressed and not yet checked as UTF-8. */
     int (*on_message)(void *ud, int opcode, const uint8_t *data, size_t len);
     /* Control frames, unmasked; payload <= 125 bytes. */
     int (*on_ping)(void *ud, const uint8_t *data, size_t len);
@@ -64,7 +68,10 @@ typedef struct wsp_reader_config {
     uint64_t max_message_size;  /* total bytes of one data message; 0 = no limit */
     int      require_mask;      /* 1 on a server (client frames must be masked),
                                    0 on a client (server frames must not be) */
-    uint8_t  allowed_rsv;       /* RSV bits a negotiated extension allows (0 for none) */
+    uint8_t  allowed_rsv;       /* RSV bits a negotiated extension allows (0 for none);
+                                   WSP_RSV1 is permessage-deflate's "compressed"
+                                   bit (RFC 7692 6): first frame of a data
+                                   message only */
 } wsp_reader_config;
 
 typedef enum wsp_status {
@@ -92,6 +99,7 @@ typedef struct wsp_reader {
     uint64_t  payload_got;
     /* message assembly */
     int       msg_opcode;     /* WSP_OP_TEXT/BINARY while a message is open, else 0 */
+    int       msg_compressed; /* its first frame had RSV1 (permessage-deflate) */
     uint8_t  *msg;            /* malloc'd buffer of the message being assembled */
     size_t    msg_len;
     size_t    msg_cap;

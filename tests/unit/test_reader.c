@@ -130,9 +130,40 @@ static void allowed_rsv_bits_pass(void **state)
     tbuf s = { 0 };
     (void)state;
     cfg.allowed_rsv = WSP_RSV1;
+    /* RSV1 (permessage-deflate): delivered marked compressed. */
     put_sframe(&s, FIN | WSP_RSV1 | T, "a", 1);
-    expect_stream(&cfg, &s, WSP_OK, 0, "msg 1 61\n");
+    expect_stream(&cfg, &s, WSP_OK, 0, "msg 257 61\n");
     put_sframe(&s, FIN | WSP_RSV2 | T, "a", 1);
+    expect_fail(&cfg, &s, 1002);
+}
+
+/* RFC 7692 6: RSV1 on the first frame marks the whole message compressed;
+ * its bytes are not UTF-8 until inflated, so they are not checked here.
+ * RSV1 on a continuation or a control frame is a protocol error. */
+static void compressed_messages_rsv1_rules(void **state)
+{
+    wsp_reader_config cfg = server_cfg;
+    tbuf s = { 0 };
+    (void)state;
+    cfg.allowed_rsv = WSP_RSV1;
+    put_frame(&s, FIN | WSP_RSV1 | T, "\xf2\x48\xcd\xc9\xc9\x07\x00", 7, 1);
+    expect_stream(&cfg, &s, WSP_OK, 0, "msg 257 f248cdc9c90700\n");
+    tbuf_free(&s);
+    put_frame(&s, WSP_RSV1 | B, "\xff", 1, 1);           /* fragmented */
+    put_frame(&s, FIN | WSP_OP_PING, "p", 1, 1);
+    put_frame(&s, FIN | WSP_OP_CONT, "\xfe", 1, 1);
+    expect_stream(&cfg, &s, WSP_OK, 0, "ping 70\nmsg 258 fffe\n");
+    tbuf_free(&s);
+    put_frame(&s, T, "a", 1, 1);                          /* plain, in parts */
+    put_frame(&s, FIN | WSP_OP_CONT, "b", 1, 1);
+    expect_stream(&cfg, &s, WSP_OK, 0, "msg 1 6162\n");
+    tbuf_free(&s);
+    put_frame(&s, WSP_RSV1 | T, "a", 1, 1);
+    put_frame(&s, FIN | WSP_RSV1 | WSP_OP_CONT, "b", 1, 1);
+    expect_fail(&cfg, &s, 1002);                          /* RSV1 on a continuation */
+    put_frame(&s, FIN | WSP_RSV1 | WSP_OP_PING, "p", 1, 1);
+    expect_fail(&cfg, &s, 1002);                          /* compressed control */
+    put_frame(&s, FIN | WSP_RSV1 | WSP_OP_CLOSE, "\x03\xe8", 2, 1);
     expect_fail(&cfg, &s, 1002);
 }
 
@@ -496,6 +527,7 @@ int main(void)
         cmocka_unit_test(control_payload_of_125_bytes_is_unmasked),
         cmocka_unit_test(binary_is_not_utf8_checked),
         cmocka_unit_test(allowed_rsv_bits_pass),
+        cmocka_unit_test(compressed_messages_rsv1_rules),
         cmocka_unit_test(unmasked_client_frame_1002),
         cmocka_unit_test(masked_server_frame_1002),
         cmocka_unit_test(rsv_bits_without_extension_1002),
