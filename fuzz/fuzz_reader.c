@@ -20,6 +20,7 @@ typedef struct trace {
     unsigned events;
     int      stop_mode;     /* 0 never stop, 1 every event, 2 every 3rd */
     uint64_t max;
+    uint8_t  allowed_rsv;
 } trace;
 
 typedef struct result {
@@ -54,10 +55,14 @@ static int record(trace *t, int kind, int code, const uint8_t *d, size_t n)
 static int on_message(void *ud, int opcode, const uint8_t *d, size_t n)
 {
     trace *t = ud;
+    int compressed = (opcode & WSP_MSG_COMPRESSED) != 0;
 
+    opcode &= ~WSP_MSG_COMPRESSED;
     FUZZ_CHECK(opcode == WSP_OP_TEXT || opcode == WSP_OP_BINARY);
+    FUZZ_CHECK(!compressed || (t->allowed_rsv & WSP_RSV1));
     FUZZ_CHECK(d != NULL);
-    FUZZ_CHECK(opcode != WSP_OP_TEXT || wsp_utf8_valid(d, n));
+    /* Compressed text is deflate data: UTF-8 only once inflated. */
+    FUZZ_CHECK(opcode != WSP_OP_TEXT || compressed || wsp_utf8_valid(d, n));
     FUZZ_CHECK(!t->max || n <= t->max);
     return record(t, opcode, 0, d, n);
 }
@@ -99,7 +104,8 @@ static void check_reader(const wsp_reader *r, const trace *t)
 static result run(const wsp_reader_config *cfg, const uint8_t *s, size_t len,
                   const size_t *sizes, size_t nsizes, int stop_mode)
 {
-    trace t = { UINT64_C(0xcbf29ce484222325), 0, stop_mode, cfg->max_message_size };
+    trace t = { UINT64_C(0xcbf29ce484222325), 0, stop_mode, cfg->max_message_size,
+                cfg->allowed_rsv };
     wsp_status st = WSP_OK;
     size_t pos = 0, i = 0, used;
     wsp_reader r;
