@@ -162,7 +162,7 @@ static void op_feed_raw(void)
 static void op_feed_frame(void)
 {
     static const uint8_t ops[] = { 0x81, 0x82, 0x01, 0x00, 0x80, 0x89,
-                                   0x8A, 0x88, 0x02 };
+                                   0x8A, 0x88, 0x02, 0xC1, 0xC2, 0x41 };
     uint8_t frame[2 + 2 + 4 + 400];
     uint8_t b0 = ops[next() % sizeof ops], key[4] = { 1, 2, 3, 4 };
     size_t n = next(), i, h;
@@ -340,6 +340,10 @@ static void configure(unsigned a, unsigned b)
     c.close_timeout = b & 4 ? WSP_SESSION_CLOSE_TIMEOUT : 0;
     c.linger_timeout = b & 8 ? WSP_SESSION_LINGER_TIMEOUT : 0;
     c.send_timeout = b & 16 ? 20 * SEC : 0;
+    /* permessage-deflate input: RSV1 frames are inflated (random bytes:
+     * mostly a 1007), bounded by the message limit. */
+    c.inflate_window_bits = a & 32 ? 8 + (int)(b >> 5) % 8 : 0;
+    c.inflate_keep_context = !!(a & 64);
     w.echo = !!(a & 8);
     w.send_in_drain = !!(a & 16);
     w.now = INT64_C(1) << 40;

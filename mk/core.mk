@@ -54,7 +54,7 @@ CORE_OBJS     := $(patsubst src/core/%.c,$(CORE_OUT)/obj/%.o,$(CORE_SRCS))
 CORE_LIB      := $(CORE_OUT)/libwspcore.a
 
 CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session \
-                   session_queue origin abi pmd deflate
+                   session_queue origin abi pmd deflate session_inflate
 CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
 CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
                    tests/unit/utf8_ref.h tests/unit/session_fx.h

@@ -7,9 +7,11 @@
  * control frames overtake queued data, and a stalled peer meets the send
  * timeout.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "wsp_session.h"
+#include "wsp_deflate.h"
 #include "wsp_internal.h"
 #include "wsp_utf8.h"
 
@@ -78,6 +80,10 @@ void wsp_session_init(wsp_session *s, const wsp_session_config *cfg,
     memset(&rcfg, 0, sizeof(rcfg));
     rcfg.max_message_size = s->cfg.max_message_size;
     rcfg.require_mask = 1;            /* we are the server */
+    if (s->cfg.inflate_window_bits && (s->inflater = malloc(sizeof(*s->inflater)))) {
+        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
+        rcfg.allowed_rsv = WSP_RSV1;  /* compressed messages */
+    }
     wsp_reader_init(&s->reader, &rcfg, &reader_callbacks, s);
     wsp_outq_init(&s->data);
     s->state = WSP_SESSION_OPEN;
@@ -90,6 +96,11 @@ void wsp_session_free(wsp_session *s)
 {
     wsp_lane_drop_all(s);
     wsp_reader_free(&s->reader);
+    if (s->inflater) {
+        wsp_inflater_free(s->inflater);
+        free(s->inflater);
+        s->inflater = NULL;
+    }
 }
 
 /* ---- callbacks into the handler ----------------------------------------- */
@@ -224,12 +235,53 @@ static int pause_if_backed_up(wsp_session *s)
     return 1;                          /* stops wsp_reader_feed() */
 }
 
+/* A compressed message: inflated within the message limit, then checked
+ * as UTF-8 if text, then handed on as any other.  1 if it failed (the
+ * session is closing with the code the peer earned). */
+static int inflate_and_deliver(wsp_session *s, int opcode, const uint8_t *data,
+                               size_t len)
+{
+    size_t max = s->cfg.max_message_size && s->cfg.max_message_size < SIZE_MAX
+                 ? (size_t)s->cfg.max_message_size : SIZE_MAX - 1;
+    uint8_t *plain;
+    size_t n;
+    wsp_inflate_status st = wsp_inflate_message(s->inflater, data, len, max,
+                                                s->cfg.inflate_keep_context,
+                                                !s->cfg.inflate_keep_context,
+                                                &plain, &n);
+
+    if (st != WSP_INFLATE_OK) {
+        fail_protocol(s, st == WSP_INFLATE_TOO_BIG ? WSP_CLOSE_TOO_BIG
+                         : st == WSP_INFLATE_BAD ? WSP_CLOSE_INVALID_DATA
+                         : WSP_CLOSE_INTERNAL_ERROR);
+        return 1;
+    }
+    if (opcode == WSP_OP_TEXT && !wsp_utf8_valid(plain, n)) {
+        free(plain);
+        fail_protocol(s, WSP_CLOSE_INVALID_DATA);
+        return 1;
+    }
+    if (s->cb.on_message) {
+        s->busy++;
+        s->cb.on_message(s->ud, opcode, plain, n);
+        s->busy--;
+    }
+    free(plain);
+    return 0;
+}
+
 static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t len)
 {
     wsp_session *s = ud;
 
     if (s->state != WSP_SESSION_OPEN)
         return 0;                      /* after our close: discarded */
+    if (opcode & WSP_MSG_COMPRESSED) {
+        if (!s->inflater || inflate_and_deliver(s, opcode & ~WSP_MSG_COMPRESSED,
+                                                data, len))
+            return 1;                  /* stops the feed: we are closing */
+        return pause_if_backed_up(s);
+    }
     if (s->cb.on_message) {
         s->busy++;
         s->cb.on_message(s->ud, opcode, data, len);

@@ -164,6 +164,12 @@ typedef struct wsp_session_config {
     int64_t  close_timeout;     /* CLOSING/DRAINING: give up on the peer */
     int64_t  linger_timeout;    /* LINGER: stop waiting for EOF */
     int64_t  send_timeout;      /* output pending, no write progress: fail */
+    /* permessage-deflate agreed for input (RFC 7692): the client's window
+     * (8..15), 0 = off.  RSV1 messages are then inflated, bounded by
+     * max_message_size, before on_message sees them. */
+    int      inflate_window_bits;
+    int      inflate_keep_context; /* 0: client_no_context_takeover agreed:
+                                      no inflate state between messages */
 } wsp_session_config;
 
 typedef struct wsp_session_callbacks {
@@ -181,6 +187,7 @@ typedef struct wsp_session {
     wsp_session_callbacks cb;
     void                 *ud;
     wsp_reader            reader;
+    struct wsp_inflater  *inflater;  /* malloc'd when inflate is on */
     wsp_session_state     state;
     /* output: control lane, data lane, our close */
     wsp_buf  *pongs[WSP_MAX_PONGS];  /* oldest first */
