@@ -166,33 +166,44 @@ static ws_io_status read_filters(ws_conn_t *wc, const char **data,
     }
 }
 
+/* One non-blocking recv() from the connection's socket, whatever its
+ * timeout (a timeout makes APR wait for data): MORE with *n bytes, AGAIN,
+ * EOF, or ERROR with *rv. */
+static ws_io_status recv_now(apr_socket_t *s, char *buf, apr_size_t *n,
+                             apr_status_t *rv)
+{
+    apr_interval_time_t timeout;
+
+    apr_socket_timeout_get(s, &timeout);
+    apr_socket_timeout_set(s, 0);
+    *rv = apr_socket_recv(s, buf, n);
+    apr_socket_timeout_set(s, timeout);
+    if (APR_STATUS_IS_EAGAIN(*rv))
+        return WS_IO_AGAIN;
+    if (APR_STATUS_IS_EOF(*rv) || (*rv == APR_SUCCESS && *n == 0))
+        return WS_IO_EOF;
+    return *rv == APR_SUCCESS ? WS_IO_MORE : WS_IO_ERROR;
+}
+
 /* From the socket into the loop's one read buffer: one recv() of up to
  * 64 KiB per readiness, no bucket and no buffer per connection.  What the
  * session leaves unused is copied into in_bb by ws_io_read_consume(). */
 static ws_io_status read_socket(ws_conn_t *wc, const char **data,
                                 apr_size_t *len)
 {
-    apr_socket_t *s = ap_get_conn_socket(wc->c);
     char *buf = ws_loop_scratch(wc->loop);
-    apr_interval_time_t timeout;
     apr_size_t n = WS_LOOP_SCRATCH;
     apr_status_t rv;
+    ws_io_status st;
 
     if (!buf)
         return WS_IO_ERROR;
-    apr_socket_timeout_get(s, &timeout);
-    apr_socket_timeout_set(s, 0);      /* EAGAIN rather than a wait */
-    rv = apr_socket_recv(s, buf, &n);
-    apr_socket_timeout_set(s, timeout);
-    if (APR_STATUS_IS_EAGAIN(rv))
-        return WS_IO_AGAIN;
-    if (APR_STATUS_IS_EOF(rv) || (rv == APR_SUCCESS && n == 0))
-        return WS_IO_EOF;
-    if (rv != APR_SUCCESS) {
+    st = recv_now(ap_get_conn_socket(wc->c), buf, &n, &rv);
+    if (st == WS_IO_ERROR)
         ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, wc->c,
                       WSLOGNO(00401) "WebSocket read failed");
-        return WS_IO_ERROR;
-    }
+    if (st != WS_IO_MORE)
+        return st;
     wc->direct_len = n;
     *data = buf;
     *len = n;
@@ -441,16 +452,12 @@ ws_io_status ws_io_discard(ws_conn_t *wc)
         return WS_IO_MORE;
     }
     s = ap_get_conn_socket(wc->c);
-    apr_socket_timeout_set(s, 0);
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
         apr_size_t n = sizeof(buf);
-        apr_status_t rv = apr_socket_recv(s, buf, &n);
-        if (APR_STATUS_IS_EAGAIN(rv))
-            return WS_IO_AGAIN;
-        if (APR_STATUS_IS_EOF(rv) || (rv == APR_SUCCESS && n == 0))
-            return WS_IO_EOF;
-        if (rv != APR_SUCCESS)
-            return WS_IO_ERROR;
+        apr_status_t rv;
+        ws_io_status st = recv_now(s, buf, &n, &rv);
+        if (st != WS_IO_MORE)
+            return st;
     }
     return WS_IO_MORE;
 }
