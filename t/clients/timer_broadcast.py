@@ -40,18 +40,36 @@ from interop_common import Results, base_args, expect
 TICK_S = 0.05
 
 
+class Gate:
+    """Set once every connection has its hello or has given up."""
+    def __init__(self, n):
+        self.left = n
+        self.event = asyncio.Event()
+        if n == 0:
+            self.event.set()
+
+    def settled(self, conn):
+        if conn.settled:
+            return
+        conn.settled = True
+        self.left -= 1
+        if self.left == 0:
+            self.event.set()
+
+
 class Conn:
     def __init__(self, idx, leaves_after):
         self.idx = idx
         self.leaves_after = leaves_after   # s after hello; None: stays
         self.leaves_at = None
+        self.settled = False
         self.hello_at = None
         self.ticks = []
         self.bcasts = []
         self.errors = []
 
 
-async def run_conn(url, conn, deadline, wait_end):
+async def run_conn(url, conn, deadline, wait_end, gate):
     """wait_end: read until "bcast end" (bounded by deadline); else (the
     connections may be in other children than the broadcaster's) until the
     deadline."""
@@ -71,6 +89,7 @@ async def run_conn(url, conn, deadline, wait_end):
                     continue
                 if msg.startswith("hello "):
                     conn.hello_at = time.monotonic()
+                    gate.settled(conn)
                     if conn.leaves_after is not None:
                         end = conn.leaves_at = conn.hello_at + conn.leaves_after
                 elif msg.startswith("tick "):
@@ -85,6 +104,8 @@ async def run_conn(url, conn, deadline, wait_end):
                 ws.transport.abort()   # vanish: no close frame
     except Exception as e:  # noqa: BLE001 - recorded, checked below
         conn.errors.append(repr(e))
+    finally:
+        gate.settled(conn)
 
 
 async def broadcaster(url, sent, until):
@@ -155,16 +176,19 @@ async def main():
     sent = []
     r = Results()
 
+    gate = Gate(len(conns))
+
     async def all_conns():
-        await asyncio.gather(*(run_conn(url, c, deadline, a.broadcasts)
+        await asyncio.gather(*(run_conn(url, c, deadline, a.broadcasts, gate)
                                for c in conns))
 
     receivers = asyncio.ensure_future(all_conns())
-    # The broadcaster starts once every connection has its hello (bounded).
-    wait_until = time.monotonic() + 15
-    while (any(c.hello_at is None and not c.errors for c in conns)
-           and time.monotonic() < wait_until):
-        await asyncio.sleep(0.05)
+    # The broadcaster starts once every connection has its hello or has
+    # failed (bounded: all_opened then reports the ones without one).
+    try:
+        await asyncio.wait_for(gate.event.wait(), 15)
+    except asyncio.TimeoutError:
+        pass
     await broadcaster(url, sent, time.monotonic() + a.duration)
     await receivers
 
