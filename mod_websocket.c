@@ -30,6 +30,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     (void)dir;
     conf->max_message = conf->max_pending = -1;
     conf->ping_interval = conf->idle_timeout = conf->send_timeout = -1;
+    ws_pmd_conf_init(&conf->pmd);
     return conf;
 }
 
@@ -50,6 +51,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(idle_timeout, -1);
     MERGE(send_timeout, -1);
     MERGE(log_items, NULL);
+    ws_pmd_conf_merge(&conf->pmd, &base->pmd, &add->pmd);
     return conf;
 }
 
@@ -197,6 +199,29 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_FLAG("WebSocketDeflate", ws_pmd_set_on, NULL, WS_CONTEXT,
+                  "On to accept a client's permessage-deflate offer "
+                  "(default Off)"),
+    AP_INIT_TAKE1("WebSocketDeflateMode", ws_pmd_set_mode, NULL, WS_CONTEXT,
+                  "shared: one compressor per loop thread, no context kept "
+                  "(default); dedicated: one per WebSocket, with context"),
+    AP_INIT_TAKE12("WebSocketDeflateWindowBits", ws_pmd_set_window_bits, NULL,
+                  WS_CONTEXT,
+                  "the compressor's window, 9-15 (default 15 shared, 11 "
+                  "dedicated), then the most asked of the client's, 8-15 "
+                  "(default 15)"),
+    AP_INIT_TAKE1("WebSocketDeflateMemLevel", ws_pmd_set_mem_level, NULL,
+                  WS_CONTEXT,
+                  "zlib's memory level for compressing, 1-9 (default 8 "
+                  "shared, 4 dedicated)"),
+    AP_INIT_TAKE1("WebSocketDeflateMinSize", ws_pmd_set_min_size, NULL,
+                  WS_CONTEXT,
+                  "messages shorter than this many bytes are sent "
+                  "uncompressed (default 64)"),
+    AP_INIT_FLAG("WebSocketDeflateClientContext", ws_pmd_set_client_context,
+                  NULL, WS_CONTEXT,
+                  "On to let the client keep its compression context, which "
+                  "keeps an inflater per WebSocket (default Off)"),
     {NULL}
 };
 

@@ -20,7 +20,8 @@ CORE_SRCS := src/core/wsp_frame.c src/core/wsp_frame_write.c \
              src/core/wsp_mask.c src/core/wsp_close.c \
              src/core/wsp_utf8.c src/core/wsp_handshake.c \
              src/core/wsp_outq.c src/core/wsp_session.c \
-             src/core/wsp_origin.c src/core/wsp_pmd.c src/core/wsp_deflate.c
+             src/core/wsp_origin.c src/core/wsp_pmd.c src/core/wsp_deflate.c \
+             src/core/wsp_session_pmd.c
 CORE_HDRS := src/core/wsp_frame.h src/core/wsp_utf8.h \
              src/core/wsp_handshake.h src/core/wsp_internal.h \
              src/core/wsp_session.h src/core/wsp_origin.h src/core/wsp_pmd.h \
@@ -54,7 +55,8 @@ CORE_OBJS     := $(patsubst src/core/%.c,$(CORE_OUT)/obj/%.o,$(CORE_SRCS))
 CORE_LIB      := $(CORE_OUT)/libwspcore.a
 
 CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session \
-                   session_queue origin abi pmd deflate session_inflate
+                   session_queue origin abi pmd deflate session_inflate \
+                   session_deflate
 CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
 CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
                    tests/unit/utf8_ref.h tests/unit/session_fx.h

@@ -34,6 +34,27 @@ int  wsp_lane_queue_close(struct wsp_session *s, const uint8_t *p, size_t n);
 struct wsp_buf *wsp_lane_take(struct wsp_session *s);
 void wsp_lane_drop_all(struct wsp_session *s);
 
+/* Between the session and its permessage-deflate (wsp_session_pmd.c). */
+/* Fails the connection with code (wsp_session.c). */
+void wsp_session_fail(struct wsp_session *s, int code);
+/* Hands a whole plain message to on_message (wsp_session.c). */
+void wsp_session_deliver(struct wsp_session *s, int opcode,
+                         const uint8_t *data, size_t len);
+/* At init: the inflater if input is compressed; returns the RSV bits the
+ * reader must allow. */
+uint8_t wsp_pmd_setup(struct wsp_session *s);
+void    wsp_pmd_teardown(struct wsp_session *s);
+/* A compressed message: inflated, checked, delivered.  1 if it failed
+ * (the session is closing with the code the peer earned). */
+int     wsp_pmd_deliver(struct wsp_session *s, int opcode,
+                        const uint8_t *data, size_t len);
+/* A whole data message as a compressed frame, or NULL: send it plain (too
+ * short, deflate off, or compression failed). */
+struct wsp_buf *wsp_pmd_frame(struct wsp_session *s, int opcode,
+                              const void *data, size_t len);
+/* The compressed twin of a serialized whole plain data frame, or NULL. */
+struct wsp_buf *wsp_pmd_refit(struct wsp_session *s, const struct wsp_buf *b);
+
 /* Output the peer has not received yet: queued, or popped and unwritten. */
 #define wsp_lane_has_output(s) ((s)->cost || (s)->unwritten)
 

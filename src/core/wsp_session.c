@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "wsp_session.h"
-#include "wsp_deflate.h"
 #include "wsp_internal.h"
 #include "wsp_utf8.h"
 
@@ -80,10 +79,7 @@ void wsp_session_init(wsp_session *s, const wsp_session_config *cfg,
     memset(&rcfg, 0, sizeof(rcfg));
     rcfg.max_message_size = s->cfg.max_message_size;
     rcfg.require_mask = 1;            /* we are the server */
-    if (s->cfg.inflate_window_bits && (s->inflater = malloc(sizeof(*s->inflater)))) {
-        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
-        rcfg.allowed_rsv = WSP_RSV1;  /* compressed messages */
-    }
+    rcfg.allowed_rsv = wsp_pmd_setup(s);
     wsp_reader_init(&s->reader, &rcfg, &reader_callbacks, s);
     wsp_outq_init(&s->data);
     s->state = WSP_SESSION_OPEN;
@@ -96,11 +92,7 @@ void wsp_session_free(wsp_session *s)
 {
     wsp_lane_drop_all(s);
     wsp_reader_free(&s->reader);
-    if (s->inflater) {
-        wsp_inflater_free(s->inflater);
-        free(s->inflater);
-        s->inflater = NULL;
-    }
+    wsp_pmd_teardown(s);
 }
 
 /* ---- callbacks into the handler ----------------------------------------- */
@@ -203,7 +195,7 @@ static void enter_draining(wsp_session *s)
 
 /* A protocol violation: close with the code the peer earned (after what
  * is queued) and read nothing more. */
-static void fail_protocol(wsp_session *s, int code)
+void wsp_session_fail(wsp_session *s, int code)
 {
     if (s->state == WSP_SESSION_OPEN)
         queue_close(s, code);
@@ -235,39 +227,14 @@ static int pause_if_backed_up(wsp_session *s)
     return 1;                          /* stops wsp_reader_feed() */
 }
 
-/* A compressed message: inflated within the message limit, then checked
- * as UTF-8 if text, then handed on as any other.  1 if it failed (the
- * session is closing with the code the peer earned). */
-static int inflate_and_deliver(wsp_session *s, int opcode, const uint8_t *data,
-                               size_t len)
+void wsp_session_deliver(wsp_session *s, int opcode, const uint8_t *data,
+                         size_t len)
 {
-    size_t max = s->cfg.max_message_size && s->cfg.max_message_size < SIZE_MAX
-                 ? (size_t)s->cfg.max_message_size : SIZE_MAX - 1;
-    uint8_t *plain;
-    size_t n;
-    wsp_inflate_status st = wsp_inflate_message(s->inflater, data, len, max,
-                                                s->cfg.inflate_keep_context,
-                                                !s->cfg.inflate_keep_context,
-                                                &plain, &n);
-
-    if (st != WSP_INFLATE_OK) {
-        fail_protocol(s, st == WSP_INFLATE_TOO_BIG ? WSP_CLOSE_TOO_BIG
-                         : st == WSP_INFLATE_BAD ? WSP_CLOSE_INVALID_DATA
-                         : WSP_CLOSE_INTERNAL_ERROR);
-        return 1;
-    }
-    if (opcode == WSP_OP_TEXT && !wsp_utf8_valid(plain, n)) {
-        free(plain);
-        fail_protocol(s, WSP_CLOSE_INVALID_DATA);
-        return 1;
-    }
-    if (s->cb.on_message) {
-        s->busy++;
-        s->cb.on_message(s->ud, opcode, plain, n);
-        s->busy--;
-    }
-    free(plain);
-    return 0;
+    if (!s->cb.on_message)
+        return;
+    s->busy++;
+    s->cb.on_message(s->ud, opcode, data, len);
+    s->busy--;
 }
 
 static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t len)
@@ -277,16 +244,11 @@ static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t l
     if (s->state != WSP_SESSION_OPEN)
         return 0;                      /* after our close: discarded */
     if (opcode & WSP_MSG_COMPRESSED) {
-        if (!s->inflater || inflate_and_deliver(s, opcode & ~WSP_MSG_COMPRESSED,
-                                                data, len))
+        if (wsp_pmd_deliver(s, opcode & ~WSP_MSG_COMPRESSED, data, len))
             return 1;                  /* stops the feed: we are closing */
-        return pause_if_backed_up(s);
     }
-    if (s->cb.on_message) {
-        s->busy++;
-        s->cb.on_message(s->ud, opcode, data, len);
-        s->busy--;
-    }
+    else
+        wsp_session_deliver(s, opcode, data, len);
     return pause_if_backed_up(s);
 }
 
@@ -343,7 +305,7 @@ size_t wsp_session_feed(wsp_session *s, const uint8_t *data, size_t len,
     st = wsp_reader_feed(&s->reader, data, len, &used);
     s->feeding = 0;
     if (st == WSP_FAIL) {
-        fail_protocol(s, wsp_reader_error(&s->reader));
+        wsp_session_fail(s, wsp_reader_error(&s->reader));
         return len;
     }
     release_reader_if_done(s);
@@ -380,7 +342,8 @@ int wsp_session_send(wsp_session *s, int opcode, const void *data, size_t len,
         return rc;
     if (s->parts_open && is_data_opcode(opcode))
         return WSP_SEND_ESTATE;
-    if (!(b = wsp_buf_frame(opcode, 1, 0, data, len)))
+    b = is_data_opcode(opcode) ? wsp_pmd_frame(s, opcode, data, len) : NULL;
+    if (!b && !(b = wsp_buf_frame(opcode, 1, 0, data, len)))
         return WSP_SEND_ENOMEM;
     if ((rc = wsp_lane_enqueue(s, b)) != WSP_SEND_OK)
         wsp_buf_unref(b);
@@ -404,6 +367,7 @@ static int parts_after(const wsp_session *s, const wsp_buf *b)
 int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
 {
     int rc, opcode = wsp_buf_opcode(b), parts;
+    wsp_buf *z;
 
     sync_clock(s, now);
     rc = check_send(s, opcode == WSP_OP_CONT ? WSP_OP_BINARY : opcode,
@@ -412,7 +376,10 @@ int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
         return rc;
     if ((parts = parts_after(s, b)) < 0)
         return WSP_SEND_ESTATE;
-    if ((rc = wsp_lane_enqueue(s, wsp_buf_ref(b))) != WSP_SEND_OK)
+    /* Compressed here, in queue order, if deflate applies to it. */
+    z = wsp_pmd_refit(s, b);
+    b = z ? z : wsp_buf_ref(b);
+    if ((rc = wsp_lane_enqueue(s, b)) != WSP_SEND_OK)
         wsp_buf_unref(b);
     else
         s->parts_open = (unsigned)parts;

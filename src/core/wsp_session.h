@@ -170,6 +170,20 @@ typedef struct wsp_session_config {
     int      inflate_window_bits;
     int      inflate_keep_context; /* 0: client_no_context_takeover agreed:
                                       no inflate state between messages */
+    /* permessage-deflate agreed for output: our window (9..15), 0 = off.
+     * Whole data messages of at least deflate_min_size bytes go out
+     * compressed (RSV1); shorter ones, and messages sent in parts, go out
+     * plain, which RFC 7692 allows. */
+    int      deflate_window_bits;
+    int      deflate_mem_level;    /* 1..9 */
+    int      deflate_keep_context; /* 0: server_no_context_takeover agreed */
+    size_t   deflate_min_size;
+    /* Not NULL: compress with this deflater, the caller's, shared by the
+     * sessions of one thread (deflate_keep_context must be 0: it is reset
+     * after each message).  NULL: the session has its own, its zlib state
+     * allocated on first use and, without context, freed after each
+     * message. */
+    struct wsp_deflater *deflate_shared;
 } wsp_session_config;
 
 typedef struct wsp_session_callbacks {
@@ -188,6 +202,8 @@ typedef struct wsp_session {
     void                 *ud;
     wsp_reader            reader;
     struct wsp_inflater  *inflater;  /* malloc'd when inflate is on */
+    struct wsp_deflater  *deflater;  /* the one used: cfg's shared one, or
+                                        own, malloc'd on first use */
     wsp_session_state     state;
     /* output: control lane, data lane, our close */
     wsp_buf  *pongs[WSP_MAX_PONGS];  /* oldest first */

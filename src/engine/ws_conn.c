@@ -138,6 +138,7 @@ static void start_session(ws_conn_t *wc, apr_time_t now)
     cfg.linger_timeout = WS_LINGER_TIMEOUT;
     cfg.send_timeout = conf->send_timeout >= 0 ? conf->send_timeout
                                                : WS_DEFAULT_SEND_TIMEOUT;
+    ws_pmd_session_config(wc, &cfg);
     wsp_session_init(&wc->sess, &cfg, &session_callbacks, wc, now);
     wc->state = WS_ST_OPEN;
     wc->opened_at = now;

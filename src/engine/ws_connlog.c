@@ -7,6 +7,7 @@
  *   %{in}m %{out}m  messages received / sent
  *   %{in}b %{out}b  bytes received / sent on the wire (frames included)
  *   %c  close code           %w  who closed: client, server or abnormal
+ *   %E  extension in use: permessage-deflate, or -
  *   %%  a percent sign
  *
  * The format is compiled once at configuration time into a list of items.
@@ -20,7 +21,7 @@ APLOG_USE_MODULE(websocket);
 
 typedef enum {
     LI_TEXT, LI_IP, LI_URI, LI_PROTO, LI_SECS, LI_USECS, LI_MSGS_IN,
-    LI_MSGS_OUT, LI_BYTES_IN, LI_BYTES_OUT, LI_CODE, LI_WHO
+    LI_MSGS_OUT, LI_BYTES_IN, LI_BYTES_OUT, LI_CODE, LI_WHO, LI_EXT
 } ws_log_item_kind;
 
 struct ws_log_item {
@@ -51,6 +52,7 @@ static const char *item_for(char c, const char *arg, ws_log_item_kind *kind)
     case 'D': *kind = LI_USECS; return NULL;
     case 'c': *kind = LI_CODE; return NULL;
     case 'w': *kind = LI_WHO; return NULL;
+    case 'E': *kind = LI_EXT; return NULL;
     case 'm':
         if (in || out) { *kind = in ? LI_MSGS_IN : LI_MSGS_OUT; return NULL; }
         return "%m needs {in} or {out}";
@@ -136,6 +138,7 @@ static const char *render_item(apr_pool_t *p, const ws_log_item *it,
     case LI_BYTES_OUT: return apr_psprintf(p, "%" APR_UINT64_T_FMT, wc->st.bytes_out);
     case LI_CODE:      return apr_itoa(p, wsp_session_close_code(&wc->sess));
     case LI_WHO:       return who_closed(wc);
+    case LI_EXT:       return wc->extensions ? WSP_PMD_NAME : "-";
     }
     return "";
 }

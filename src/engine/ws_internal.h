@@ -28,6 +28,7 @@
 #include "mod_websocket.h"
 #include "wsp_frame.h"
 #include "wsp_session.h"
+#include "wsp_pmd.h"
 #include "ws_loop.h"
 
 extern module AP_MODULE_DECLARE_DATA websocket_module;
@@ -74,6 +75,18 @@ typedef struct ws_location {
 
 typedef struct ws_log_item ws_log_item;
 
+/* permessage-deflate settings (ws_pmd.c); -1 = unset, inherits. */
+enum { WS_PMD_SHARED = 0, WS_PMD_DEDICATED = 1 };
+typedef struct ws_pmd_conf {
+    int         on;                   /* WebSocketDeflate */
+    int         mode;                 /* WebSocketDeflateMode */
+    int         window_bits;          /* WebSocketDeflateWindowBits */
+    int         client_window_bits;
+    int         mem_level;            /* WebSocketDeflateMemLevel */
+    int         client_context;       /* WebSocketDeflateClientContext */
+    apr_int64_t min_size;             /* WebSocketDeflateMinSize */
+} ws_pmd_conf;
+
 /* Per-directory settings; an unset value (-1, NULL) inherits. */
 typedef struct ws_dir_conf {
     const ws_location    *location;       /* NULL: not a WebSocket location */
@@ -85,6 +98,7 @@ typedef struct ws_dir_conf {
     apr_interval_time_t   idle_timeout;   /* WebSocketIdleTimeout, 0 = off */
     apr_interval_time_t   send_timeout;   /* WebSocketSendTimeout, 0 = off */
     apr_array_header_t   *log_items;      /* WebSocketLogFormat, compiled */
+    ws_pmd_conf           pmd;            /* WebSocketDeflate* */
 } ws_dir_conf;
 
 #define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
@@ -143,6 +157,9 @@ struct ws_conn {
     int              opened;       /* on_open was called */
     const char      *offered;      /* Sec-WebSocket-Protocol as sent */
     const char      *protocol;     /* the one chosen, or NULL */
+    const char      *extensions;   /* Sec-WebSocket-Extensions answered,
+                                      or NULL: none (ws_pmd.c) */
+    wsp_pmd_params   pmd;          /* what it agreed to */
     /* What handlers may ask of the handshake request: r's own until the
      * request is released, then copies in c->pool; NULL once finished. */
     apr_table_t     *headers, *env;
@@ -230,6 +247,20 @@ apr_status_t ws_io_attach(ws_conn_t *wc);
 void         ws_io_release_request(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
+
+/* ws_pmd.c */
+void        ws_pmd_conf_init(ws_pmd_conf *pc);
+void        ws_pmd_conf_merge(ws_pmd_conf *out, const ws_pmd_conf *base,
+                              const ws_pmd_conf *add);
+const char *ws_pmd_set_on(cmd_parms *cmd, void *dconf, int on);
+const char *ws_pmd_set_mode(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ws_pmd_set_window_bits(cmd_parms *cmd, void *dconf,
+                                   const char *server, const char *client);
+const char *ws_pmd_set_mem_level(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ws_pmd_set_min_size(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ws_pmd_set_client_context(cmd_parms *cmd, void *dconf, int on);
+void        ws_pmd_negotiate(request_rec *r, ws_conn_t *wc);
+void        ws_pmd_session_config(ws_conn_t *wc, wsp_session_config *cfg);
 
 /* ws_capacity.c */
 const char *ws_capacity_set_warning(cmd_parms *cmd, const char *arg);

@@ -177,10 +177,11 @@ static void send_switching_protocols(request_rec *r, ws_conn_t *wc)
     apr_table_set(r->headers_out, "Sec-WebSocket-Accept", accept);
     if (wc->protocol)
         apr_table_setn(r->headers_out, "Sec-WebSocket-Protocol", wc->protocol);
+    if (wc->extensions)                /* permessage-deflate, ws_pmd.c */
+        apr_table_setn(r->headers_out, "Sec-WebSocket-Extensions",
+                       wc->extensions);
     if (wc->extra_headers)             /* ws_set_header() in on_handshake */
         apr_table_do(add_header, r->headers_out, wc->extra_headers, NULL);
-    /* Extensions offered (Sec-WebSocket-Extensions) are not answered: none
-     * is negotiated, so RSV bits stay forbidden. */
     ap_send_interim_response(r, 1);
     /* The response is complete as far as HTTP goes: no final response may
      * follow, and the connection is never reused for HTTP. */
@@ -241,6 +242,7 @@ int ws_upgrade_handler(request_rec *r, const ws_dir_conf *conf)
         return HTTP_INTERNAL_SERVER_ERROR;
     wc->offered = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
     preselect_protocol(wc, conf);
+    ws_pmd_negotiate(r, wc);
     if ((status = run_handshake_callback(r, wc)) != OK) {
         ws_conn_release(wc);
         return status;

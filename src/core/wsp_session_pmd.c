@@ -1,0 +1,150 @@
+/*
+ * wsp_session_pmd.c - permessage-deflate (RFC 7692) inside the protocol
+ * session: compressed input inflated before the handler sees it, whole
+ * data messages compressed on their way out.  The codec is wsp_deflate.c;
+ * what was agreed comes in the session's config.
+ *
+ * Output is compressed when a frame joins the session's queue, so with
+ * context takeover the compressor's history follows the wire order.
+ * Control frames, messages sent in parts and messages shorter than
+ * deflate_min_size go out plain (RSV1 clear): a plain message does not
+ * touch either side's compression context.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wsp_session.h"
+#include "wsp_deflate.h"
+#include "wsp_internal.h"
+#include "wsp_utf8.h"
+
+/* ---- set-up ------------------------------------------------------------- */
+
+uint8_t wsp_pmd_setup(wsp_session *s)
+{
+    uint8_t rsv = 0;
+
+    if (s->cfg.inflate_window_bits
+        && (s->inflater = malloc(sizeof(*s->inflater))) != NULL) {
+        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
+        rsv = WSP_RSV1;                /* compressed messages */
+    }
+    if (s->cfg.deflate_window_bits && s->cfg.deflate_shared)
+        s->cfg.deflate_keep_context = 0; /* a shared one keeps none */
+    return rsv;
+}
+
+void wsp_pmd_teardown(wsp_session *s)
+{
+    if (s->inflater) {
+        wsp_inflater_free(s->inflater);
+        free(s->inflater);
+        s->inflater = NULL;
+    }
+    if (s->deflater && s->deflater != s->cfg.deflate_shared) {
+        wsp_deflater_free(s->deflater);
+        free(s->deflater);
+    }
+    s->deflater = NULL;
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+int wsp_pmd_deliver(wsp_session *s, int opcode, const uint8_t *data,
+                    size_t len)
+{
+    size_t max = s->cfg.max_message_size && s->cfg.max_message_size < SIZE_MAX
+                 ? (size_t)s->cfg.max_message_size : SIZE_MAX - 1;
+    int keep = s->cfg.inflate_keep_context;
+    uint8_t *plain;
+    size_t n;
+    wsp_inflate_status st;
+
+    if (!s->inflater) {
+        wsp_session_fail(s, WSP_CLOSE_PROTOCOL_ERROR);
+        return 1;
+    }
+    st = wsp_inflate_message(s->inflater, data, len, max, keep, !keep,
+                             &plain, &n);
+    if (st != WSP_INFLATE_OK) {
+        wsp_session_fail(s, st == WSP_INFLATE_TOO_BIG ? WSP_CLOSE_TOO_BIG
+                            : st == WSP_INFLATE_BAD ? WSP_CLOSE_INVALID_DATA
+                            : WSP_CLOSE_INTERNAL_ERROR);
+        return 1;
+    }
+    if (opcode == WSP_OP_TEXT && !wsp_utf8_valid(plain, n)) {
+        free(plain);
+        wsp_session_fail(s, WSP_CLOSE_INVALID_DATA);
+        return 1;
+    }
+    wsp_session_deliver(s, opcode, plain, n);
+    free(plain);
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* The deflater to use now, or NULL (off, or out of memory). */
+static wsp_deflater *deflater_of(wsp_session *s)
+{
+    if (s->deflater)
+        return s->deflater;
+    if (s->cfg.deflate_shared)
+        return s->deflater = s->cfg.deflate_shared;
+    if ((s->deflater = malloc(sizeof(*s->deflater))) != NULL)
+        wsp_deflater_init(s->deflater, s->cfg.deflate_window_bits,
+                          s->cfg.deflate_mem_level);
+    return s->deflater;
+}
+
+wsp_buf *wsp_pmd_frame(wsp_session *s, int opcode, const void *data,
+                       size_t len)
+{
+    int keep = s->cfg.deflate_keep_context;
+    wsp_deflater *d;
+    uint8_t *z;
+    size_t zn;
+    wsp_buf *b;
+
+    if (!s->cfg.deflate_window_bits || len < s->cfg.deflate_min_size
+        || !(d = deflater_of(s)))
+        return NULL;
+    /* A shared deflater keeps its zlib state for the next session; our
+     * own one, without context, gives it back after each message. */
+    if (wsp_deflate_message(d, data, len, keep,
+                            !keep && d != s->cfg.deflate_shared, &z, &zn) != 0)
+        return NULL;                   /* reset on failure: plain is safe */
+    /* Without context a message that did not shrink goes out plain; with
+     * context it must go as compressed, the compressor remembers it. */
+    if (!keep && zn >= len) {
+        free(z);
+        return NULL;
+    }
+    b = wsp_buf_frame(opcode, 1, WSP_RSV1, z, zn);
+    free(z);
+    return b;
+}
+
+/* A server frame's payload: after its 2, 4 or 10 header bytes. */
+static const uint8_t *payload_of(const wsp_buf *b, size_t *len)
+{
+    const uint8_t *p = wsp_buf_data(b);
+    size_t hl = (p[1] & 0x7f) == 127 ? 10 : (p[1] & 0x7f) == 126 ? 4 : 2;
+
+    *len = wsp_buf_len(b) - hl;
+    return p + hl;
+}
+
+wsp_buf *wsp_pmd_refit(wsp_session *s, const wsp_buf *b)
+{
+    const uint8_t *p = wsp_buf_data(b), *payload;
+    int opcode = wsp_buf_opcode(b);
+    size_t len;
+
+    if (!s->cfg.deflate_window_bits
+        || (opcode != WSP_OP_TEXT && opcode != WSP_OP_BINARY)
+        || !(p[0] & 0x80) || (p[0] & 0x70))
+        return NULL;                   /* not a whole plain data message */
+    payload = payload_of(b, &len);
+    return wsp_pmd_frame(s, opcode, payload, len);
+}
