@@ -14,6 +14,7 @@
 
 #include "fuzz_common.h"
 #include "wsp_session.h"
+#include "wsp_deflate.h"
 
 #define SEC INT64_C(1000000)
 
@@ -29,6 +30,8 @@ typedef struct world {
     size_t      popped_bytes, written_bytes;
     size_t      max_message;       /* largest message echoed */
     wsp_reader  peer;              /* reads what we send */
+    wsp_inflater peer_inflater;    /* and inflates it, when we deflate */
+    wsp_deflater shared_deflater;  /* a loop thread's, for shared mode */
     wsp_buf    *shared;
 } world;
 
@@ -85,7 +88,24 @@ static int peer_close(void *ud, int code, const char *r, size_t n)
     return 0;
 }
 
-static const wsp_reader_callbacks peer_cbs = { NULL, NULL, NULL, peer_close };
+/* Compressed output must inflate, with the context both sides agreed. */
+static int peer_message(void *ud, int opcode, const uint8_t *d, size_t n)
+{
+    uint8_t *out;
+    size_t out_n;
+    (void)ud;
+    if (!(opcode & WSP_MSG_COMPRESSED))
+        return 0;
+    FUZZ_CHECK(w.s.cfg.deflate_window_bits);
+    FUZZ_CHECK(wsp_inflate_message(&w.peer_inflater, d, n, (size_t)1 << 24,
+                                   w.s.cfg.deflate_keep_context, 0, &out,
+                                   &out_n) == WSP_INFLATE_OK);
+    free(out);
+    return 0;
+}
+
+static const wsp_reader_callbacks peer_cbs = { peer_message, NULL, NULL,
+                                               peer_close };
 
 /* ---- invariants --------------------------------------------------------- */
 
@@ -344,6 +364,20 @@ static void configure(unsigned a, unsigned b)
      * mostly a 1007), bounded by the message limit. */
     c.inflate_window_bits = a & 32 ? 8 + (int)(b >> 5) % 8 : 0;
     c.inflate_keep_context = !!(a & 64);
+    /* permessage-deflate output: every message the session sends (echoes,
+     * parts, the shared frame) must reach the peer as a valid stream. */
+    if (a & 128) {
+        c.deflate_window_bits = 9 + (int)(b >> 5) % 7;
+        c.deflate_mem_level = 1 + (int)(b >> 5) % 9;
+        c.deflate_keep_context = !!(a & 64);
+        c.deflate_min_size = b & 1 ? 0 : 16;
+        wsp_deflater_init(&w.shared_deflater, c.deflate_window_bits,
+                          c.deflate_mem_level);
+        if (!(a & 64) && (b & 32))
+            c.deflate_shared = &w.shared_deflater;
+        pc.allowed_rsv = WSP_RSV1;
+    }
+    wsp_inflater_init(&w.peer_inflater, 15);
     w.echo = !!(a & 8);
     w.send_in_drain = !!(a & 16);
     w.now = INT64_C(1) << 40;
@@ -383,5 +417,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(wsp_buf_refs(w.shared) == 1);   /* every reference returned */
     wsp_buf_unref(w.shared);
     wsp_reader_free(&w.peer);
+    wsp_inflater_free(&w.peer_inflater);
+    wsp_deflater_free(&w.shared_deflater);
     return 0;
 }

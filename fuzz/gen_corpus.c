@@ -239,6 +239,20 @@ static void session_seeds(const char *dir)
     s_pop(8, 0);
     byte(S_EOF); byte(0);
     write_seed(dir, "session", "06-efull-drain-going-away");
+
+    /* permessage-deflate output (cfg a & 128): shared deflater, no context;
+     * then dedicated with context.  Echoes and parts must inflate. */
+    for (i = 0; i < 2; i++) {
+        byte(i ? 0xC9 : 0x89); byte(i ? 0x1E : 0x3F);
+        memset(p, 'z', 100);
+        s_frame(0, p, 100);
+        s_pop(7, 0);
+        byte(9); byte(1); byte(40);      /* a first part */
+        byte(9); byte(6); byte(20);      /* its last part */
+        s_frame(1, p, 100);
+        s_pop(8, 0);
+        write_seed(dir, "session", i ? "08-deflate-context" : "07-deflate-shared");
+    }
 }
 
 static void utf8_seed(const char *dir, const char *name, const char *text)

@@ -49,9 +49,9 @@ static void deflater_after(wsp_deflater *d, int keep_context, int release)
         deflateReset(&d->z);
 }
 
-int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
-                        int keep_context, int release,
-                        uint8_t **out, size_t *out_len)
+int wsp_deflate_part(wsp_deflater *d, const void *in, size_t n, int final,
+                     int keep_context, int release,
+                     uint8_t **out, size_t *out_len)
 {
     size_t cap, produced;
     uint8_t *buf;
@@ -77,9 +77,10 @@ int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
     if (produced == 0 && rc == Z_BUF_ERROR && n == 0) {
         /* Nothing since the last flush: zlib writes no second marker.  An
          * empty stored block's first byte stands for the message (RFC 7692
-         * 7.2.3.6), the rest being the tail the peer adds. */
+         * 7.2.3.6), the rest being the tail the peer adds; a part in the
+         * middle adds nothing. */
         buf[0] = 0x00;
-        produced = 1 + sizeof(tail);
+        produced = final ? 1 + sizeof(tail) : 0;
     }
     else if ((rc != Z_OK && rc != Z_BUF_ERROR) || d->z.avail_in != 0
              || produced < sizeof(tail)
@@ -88,10 +89,25 @@ int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
         deflater_after(d, 0, 1);
         return -1;
     }
-    *out_len = produced - sizeof(tail);  /* the tail goes */
+    /* The message's tail goes; a part's stays, it is inside the stream. */
+    *out_len = final ? produced - sizeof(tail) : produced;
     *out = buf;
-    deflater_after(d, keep_context, release);
+    if (final)
+        deflater_after(d, keep_context, release);
     return 0;
+}
+
+int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
+                        int keep_context, int release,
+                        uint8_t **out, size_t *out_len)
+{
+    return wsp_deflate_part(d, in, n, 1, keep_context, release, out, out_len);
+}
+
+/* Ends a message whose parts were compressed, with nothing more to add. */
+void wsp_deflate_abandon(wsp_deflater *d)
+{
+    deflater_after(d, 0, 1);
 }
 
 /* ---- inflate -------------------------------------------------------- */

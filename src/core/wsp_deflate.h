@@ -52,6 +52,17 @@ int wsp_deflate_message(wsp_deflater *d, const void *in, size_t n,
                         int keep_context, int release,
                         uint8_t **out, size_t *out_len);
 
+/* Compresses one part of a message sent in parts: its output, sync-
+ * flushed, in *out (may be empty for an empty part).  final 1: the last
+ * part, its tail removed, then keep_context and release apply as above.
+ * Between the first and the last part the deflater belongs to this
+ * message alone. */
+int wsp_deflate_part(wsp_deflater *d, const void *in, size_t n, int final,
+                     int keep_context, int release,
+                     uint8_t **out, size_t *out_len);
+/* A message in parts that will not be finished: forget it, free the state. */
+void wsp_deflate_abandon(wsp_deflater *d);
+
 /* Inflates one whole compressed message (its frames' payloads joined) into
  * *out (malloc'd, NUL-terminated for convenience, the caller frees), never
  * producing more than max bytes: past that it stops with TOO_BIG.

@@ -52,8 +52,11 @@ int     wsp_pmd_deliver(struct wsp_session *s, int opcode,
  * short, deflate off, or compression failed). */
 struct wsp_buf *wsp_pmd_frame(struct wsp_session *s, int opcode,
                               const void *data, size_t len);
-/* The compressed twin of a serialized whole plain data frame, or NULL. */
-struct wsp_buf *wsp_pmd_refit(struct wsp_session *s, const struct wsp_buf *b);
+/* The compressed twin of a serialized plain data frame (a whole message
+ * or a part of one), or NULL: send it as it is.  *failed: a part of a
+ * message already begun compressed could not be compressed (close 1011). */
+struct wsp_buf *wsp_pmd_refit(struct wsp_session *s, const struct wsp_buf *b,
+                              int *failed);
 
 /* Output the peer has not received yet: queued, or popped and unwritten. */
 #define wsp_lane_has_output(s) ((s)->cost || (s)->unwritten)

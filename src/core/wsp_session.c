@@ -366,7 +366,7 @@ static int parts_after(const wsp_session *s, const wsp_buf *b)
 
 int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
 {
-    int rc, opcode = wsp_buf_opcode(b), parts;
+    int rc, opcode = wsp_buf_opcode(b), parts, failed;
     wsp_buf *z;
 
     sync_clock(s, now);
@@ -377,7 +377,11 @@ int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
     if ((parts = parts_after(s, b)) < 0)
         return WSP_SEND_ESTATE;
     /* Compressed here, in queue order, if deflate applies to it. */
-    z = wsp_pmd_refit(s, b);
+    z = wsp_pmd_refit(s, b, &failed);
+    if (failed) {
+        wsp_session_fail(s, WSP_CLOSE_INTERNAL_ERROR);
+        return WSP_SEND_ENOMEM;
+    }
     b = z ? z : wsp_buf_ref(b);
     if ((rc = wsp_lane_enqueue(s, b)) != WSP_SEND_OK)
         wsp_buf_unref(b);

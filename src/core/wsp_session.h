@@ -172,8 +172,8 @@ typedef struct wsp_session_config {
                                       no inflate state between messages */
     /* permessage-deflate agreed for output: our window (9..15), 0 = off.
      * Whole data messages of at least deflate_min_size bytes go out
-     * compressed (RSV1); shorter ones, and messages sent in parts, go out
-     * plain, which RFC 7692 allows. */
+     * compressed (RSV1), shorter ones plain, which RFC 7692 allows; a
+     * message sent in parts is compressed part by part. */
     int      deflate_window_bits;
     int      deflate_mem_level;    /* 1..9 */
     int      deflate_keep_context; /* 0: server_no_context_takeover agreed */
@@ -204,6 +204,8 @@ typedef struct wsp_session {
     struct wsp_inflater  *inflater;  /* malloc'd when inflate is on */
     struct wsp_deflater  *deflater;  /* the one used: cfg's shared one, or
                                         own, malloc'd on first use */
+    struct wsp_deflater  *parts_deflater; /* a message sent in parts is
+                                        being compressed with this one */
     wsp_session_state     state;
     /* output: control lane, data lane, our close */
     wsp_buf  *pongs[WSP_MAX_PONGS];  /* oldest first */

@@ -6,9 +6,9 @@
  *
  * Output is compressed when a frame joins the session's queue, so with
  * context takeover the compressor's history follows the wire order.
- * Control frames, messages sent in parts and messages shorter than
- * deflate_min_size go out plain (RSV1 clear): a plain message does not
- * touch either side's compression context.
+ * Messages sent in parts are compressed part by part.  Control frames and
+ * whole messages shorter than deflate_min_size go out plain (RSV1 clear):
+ * a plain message does not touch either side's compression context.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,8 @@
 #include "wsp_deflate.h"
 #include "wsp_internal.h"
 #include "wsp_utf8.h"
+
+static void end_parts(wsp_session *s);
 
 /* ---- set-up ------------------------------------------------------------- */
 
@@ -41,6 +43,7 @@ void wsp_pmd_teardown(wsp_session *s)
         free(s->inflater);
         s->inflater = NULL;
     }
+    end_parts(s);
     if (s->deflater && s->deflater != s->cfg.deflate_shared) {
         wsp_deflater_free(s->deflater);
         free(s->deflater);
@@ -135,16 +138,92 @@ static const uint8_t *payload_of(const wsp_buf *b, size_t *len)
     return p + hl;
 }
 
-wsp_buf *wsp_pmd_refit(wsp_session *s, const wsp_buf *b)
+/* ---- messages sent in parts ----------------------------------------------
+ * Each part is compressed with a sync flush as it comes, RSV1 on the first
+ * frame only, the tail removed from the last.  The deflater belongs to the
+ * message until then: the session's own one, or, where the session uses
+ * the shared one, a deflater of its own for the message's life. */
+
+static void end_parts(wsp_session *s)
+{
+    if (s->parts_deflater && s->parts_deflater != s->deflater) {
+        wsp_deflater_free(s->parts_deflater);
+        free(s->parts_deflater);
+    }
+    s->parts_deflater = NULL;
+}
+
+static wsp_deflater *parts_deflater_of(wsp_session *s)
+{
+    wsp_deflater *d;
+
+    if (!s->cfg.deflate_shared)
+        return deflater_of(s);
+    if ((d = malloc(sizeof(*d))) != NULL)
+        wsp_deflater_init(d, s->cfg.deflate_window_bits,
+                          s->cfg.deflate_mem_level);
+    return d;
+}
+
+/* One part compressed into a frame; NULL (and the deflater reset) if out
+ * of memory. */
+static wsp_buf *compress_part(wsp_session *s, const wsp_buf *b, int first,
+                              int fin)
+{
+    int keep = s->cfg.deflate_keep_context && !s->cfg.deflate_shared;
+    const uint8_t *payload;
+    uint8_t *z;
+    size_t len, zn;
+    wsp_buf *out;
+
+    payload = payload_of(b, &len);
+    if (wsp_deflate_part(s->parts_deflater, payload, len, fin, keep, !keep,
+                         &z, &zn) != 0)
+        return NULL;
+    out = wsp_buf_frame(first ? wsp_buf_opcode(b) : WSP_OP_CONT, fin,
+                        first ? WSP_RSV1 : 0, z, zn);
+    free(z);
+    if (!out)
+        wsp_deflate_abandon(s->parts_deflater);
+    return out;
+}
+
+static wsp_buf *refit_part(wsp_session *s, const wsp_buf *b, int *failed)
+{
+    int first = wsp_buf_opcode(b) != WSP_OP_CONT;
+    int fin = (wsp_buf_data(b)[0] & 0x80) != 0;
+    wsp_buf *out;
+
+    if (first && !(s->parts_deflater = parts_deflater_of(s)))
+        return NULL;                   /* the whole message goes plain */
+    if (!s->parts_deflater)
+        return NULL;                   /* it began plain: it stays plain */
+    out = compress_part(s, b, first, fin);
+    if (!out && first) {
+        end_parts(s);
+        return NULL;
+    }
+    if (!out)
+        *failed = 1;                   /* RSV1 went out: no way back */
+    if (fin || !out)
+        end_parts(s);
+    return out;
+}
+
+wsp_buf *wsp_pmd_refit(wsp_session *s, const wsp_buf *b, int *failed)
 {
     const uint8_t *p = wsp_buf_data(b), *payload;
-    int opcode = wsp_buf_opcode(b);
+    int opcode = wsp_buf_opcode(b), fin = (p[0] & 0x80) != 0;
     size_t len;
 
-    if (!s->cfg.deflate_window_bits
-        || (opcode != WSP_OP_TEXT && opcode != WSP_OP_BINARY)
-        || !(p[0] & 0x80) || (p[0] & 0x70))
-        return NULL;                   /* not a whole plain data message */
+    *failed = 0;
+    if (!s->cfg.deflate_window_bits || (p[0] & 0x70))
+        return NULL;                   /* off, or not a plain frame */
+    if (opcode == WSP_OP_CONT || ((opcode == WSP_OP_TEXT
+                                   || opcode == WSP_OP_BINARY) && !fin))
+        return refit_part(s, b, failed);
+    if (opcode != WSP_OP_TEXT && opcode != WSP_OP_BINARY)
+        return NULL;                   /* control frames stay plain */
     payload = payload_of(b, &len);
     return wsp_pmd_frame(s, opcode, payload, len);
 }

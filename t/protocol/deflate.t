@@ -1,7 +1,8 @@
 # permessage-deflate (RFC 7692) against the real server, frame by frame:
 # the negotiation answers (every parameter, several offers, bad and
 # repeated parameters, two header lines), compressed messages both ways
-# (RSV1 on the first frame only, fragmented input, short messages plain),
+# (RSV1 on the first frame only, fragmented input, a handler's message in
+# parts compressed part by part, short messages plain),
 # context takeover on (dedicated mode: the second copy of a message is a
 # back-reference; the handler thread's sends decode in order with one
 # inflater) and off (shared mode: each message inflates alone), and the
@@ -21,7 +22,7 @@ use Apache::TestRequest ();
 use Compress::Raw::Zlib qw(Z_OK Z_BUF_ERROR Z_STREAM_END Z_SYNC_FLUSH);
 use WSClient qw(OP_CONT OP_TEXT OP_BINARY OP_PING);
 
-plan tests => 10 + 9 + 6 + 13;
+plan tests => 10 + 9 + 2 + 6 + 13;
 
 my $TAIL = "\x00\x00\xff\xff";
 my $JSON = join ',', map { qq({"id":$_,"type":"tick","symbol":"ACME","price":123.45}) } 1 .. 20;
@@ -156,6 +157,21 @@ sub open_at {
     $ws->close(1000);
     my $c = $ws->read_close;
     is($c && $c->{code}, 1000, 'the close handshake is unchanged');
+}
+
+# ---------------------------------------------------------------- parts
+{
+    # ws_send_part() x 3: RSV1 on the first frame only, the joined payloads
+    # one compressed message.
+    my ($ws) = open_at('/deflate/parts', $OFFER);
+    my $hello = $ws->read_message;
+    $ws->send_text('parts');
+    my $m = $ws->read_message;
+    ok($m && $m->{frames} == 3 && $m->{rsv} == 4 && !$m->{bad_continuation},
+       'a message sent in three parts: three frames, RSV1 on the first');
+    is($m && inflate_msg(new_inflater(), $m->{payload}), 'parts!',
+       'its frames together inflate to the message');
+    $ws->close(1000);
 }
 
 # ---------------------------------------------------------------- dedicated mode

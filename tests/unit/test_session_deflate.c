@@ -2,8 +2,9 @@
  * test_session_deflate.c - compressed output in the session (RFC 7692):
  * whole data messages leave with RSV1 and inflate, as a client would, to
  * what was sent; with context takeover the client's inflater keeps its
- * window across messages, without it each message stands alone; short
- * messages, parts, control frames and incompressible data without context
+ * window across messages, without it each message stands alone; messages
+ * in parts are compressed part by part (RSV1 on the first frame only);
+ * short messages, control frames and incompressible data without context
  * go out plain; a shared deflater serves several sessions; a dedicated one
  * without context holds no zlib state between messages.
  */
@@ -111,12 +112,11 @@ static void no_context_each_message_alone(void **state)
     fx_free(x);
 }
 
-static void short_parts_control_and_noise_go_plain(void **state)
+static void short_control_and_noise_go_plain(void **state)
 {
     wsp_session_config c = deflate_cfg(0, 64);
     fx *x = fx_new(&c);
     uint8_t noise[256];
-    wsp_buf *part;
     size_t n, i;
     (void)state;
     for (i = 0; i < sizeof noise; i++)
@@ -125,18 +125,109 @@ static void short_parts_control_and_noise_go_plain(void **state)
     assert_int_equal(wsp_session_send(&x->s, WSP_OP_PING, json, 100, x->now), 0);
     assert_int_equal(wsp_session_send(&x->s, WSP_OP_BINARY, noise,
                                       sizeof noise, x->now), 0);
-    part = wsp_buf_frame(WSP_OP_TEXT, 0, 0, json, sizeof json - 1);
-    assert_int_equal(wsp_session_send_buf(&x->s, part, x->now), 0);
-    wsp_buf_unref(part);
-    part = wsp_buf_frame(WSP_OP_CONT, 1, 0, json, sizeof json - 1);
-    assert_int_equal(wsp_session_send_buf(&x->s, part, x->now), 0);
-    wsp_buf_unref(part);
     expect_message(x, NULL, 0, FIN | WSP_OP_PING, json, 100, &n);
     expect_message(x, NULL, 0, FIN | WSP_OP_TEXT, "short", 5, &n);
     expect_message(x, NULL, 0, FIN | WSP_OP_BINARY, noise, sizeof noise, &n);
-    expect_message(x, NULL, 0, WSP_OP_TEXT, json, sizeof json - 1, &n);
-    expect_message(x, NULL, 0, FIN | WSP_OP_CONT, json, sizeof json - 1, &n);
     fx_free(x);
+}
+
+static void send_part(fx *x, int opcode, int fin, const void *p, size_t n)
+{
+    wsp_buf *part = wsp_buf_frame(opcode, fin, 0, p, n);
+    assert_int_equal(wsp_session_send_buf(&x->s, part, x->now), WSP_SEND_OK);
+    wsp_buf_unref(part);
+}
+
+/* Pops a message in frames: RSV1 on the first only; the payloads joined
+ * inflate to want. */
+static void expect_parts(fx *x, wsp_inflater *f, int keep, int opcode,
+                         int frames, const char *want)
+{
+    char joined[4096];
+    size_t used = 0, n;
+    uint8_t *out;
+    int i;
+
+    for (i = 0; i < frames; i++) {
+        wsp_buf *b = wsp_session_pop(&x->s);
+        const uint8_t *p;
+        assert_non_null(b);
+        assert_int_equal(wsp_buf_data(b)[0],
+                         (i == frames - 1 ? FIN : 0) | (i ? 0 : WSP_RSV1)
+                         | (i ? WSP_OP_CONT : opcode));
+        p = payload_of(b, &n);
+        assert_true(used + n <= sizeof joined);
+        memcpy(joined + used, p, n);
+        used += n;
+        wsp_session_wrote(&x->s, wsp_buf_len(b), x->now);
+        wsp_buf_unref(b);
+    }
+    assert_int_equal(wsp_inflate_message(f, (uint8_t *)joined, used, 1 << 20,
+                                         keep, 0, &out, &n), WSP_INFLATE_OK);
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(out, want, n);
+    free(out);
+}
+
+/* Parts, an empty one among them, compressed as they come; then a whole
+ * message with the context the parts left (dedicated mode). */
+static void parts_compressed_with_context(void **state)
+{
+    wsp_session_config c = deflate_cfg(1, 64);
+    fx *x = fx_new(&c);
+    wsp_inflater f;
+    char both[sizeof json * 2];
+    size_t n;
+    (void)state;
+    wsp_inflater_init(&f, 15);
+    snprintf(both, sizeof both, "%s%s", json, json);
+    send_part(x, WSP_OP_TEXT, 0, json, sizeof json - 1);
+    send_part(x, WSP_OP_CONT, 0, "", 0);
+    send_part(x, WSP_OP_CONT, 1, json, sizeof json - 1);
+    expect_parts(x, &f, 1, WSP_OP_TEXT, 3, both);
+    assert_int_equal(wsp_session_send(&x->s, WSP_OP_TEXT, json,
+                                      sizeof json - 1, x->now), 0);
+    expect_message(x, &f, 1, FIN | WSP_RSV1 | WSP_OP_TEXT, json,
+                   sizeof json - 1, &n);
+    assert_true(n < 16);               /* the parts' context was kept */
+    assert_null(x->s.parts_deflater);
+    wsp_inflater_free(&f);
+    fx_free(x);
+}
+
+/* Shared mode: a message in parts gets a deflater of its own while it is
+ * open, so other sessions can use the shared one meanwhile. */
+static void parts_with_shared_deflater(void **state)
+{
+    wsp_deflater shared;
+    wsp_session_config c = deflate_cfg(0, 64);
+    fx *a, *b;
+    wsp_inflater fa, fb;
+    size_t n;
+    (void)state;
+    wsp_deflater_init(&shared, 15, 8);
+    c.deflate_shared = &shared;
+    a = fx_new(&c);
+    b = fx_new(&c);
+    wsp_inflater_init(&fa, 15);
+    wsp_inflater_init(&fb, 15);
+    send_part(a, WSP_OP_BINARY, 0, "part one, ", 10);
+    assert_non_null(a->s.parts_deflater);
+    assert_ptr_not_equal(a->s.parts_deflater, &shared);
+    assert_int_equal(wsp_session_send(&b->s, WSP_OP_TEXT, json,
+                                      sizeof json - 1, b->now), 0);
+    send_part(a, WSP_OP_CONT, 1, "part two", 8);
+    assert_null(a->s.parts_deflater);
+    expect_parts(a, &fa, 0, WSP_OP_BINARY, 2, "part one, part two");
+    expect_message(b, &fb, 0, FIN | WSP_RSV1 | WSP_OP_TEXT, json,
+                   sizeof json - 1, &n);
+    /* A part message left open is freed with its session. */
+    send_part(a, WSP_OP_TEXT, 0, json, sizeof json - 1);
+    fx_free(a);
+    fx_free(b);
+    wsp_deflater_free(&shared);
+    wsp_inflater_free(&fa);
+    wsp_inflater_free(&fb);
 }
 
 /* Frames serialized by other threads are compressed as they join the
@@ -230,7 +321,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(context_takeover_shrinks_repeats),
         cmocka_unit_test(no_context_each_message_alone),
-        cmocka_unit_test(short_parts_control_and_noise_go_plain),
+        cmocka_unit_test(short_control_and_noise_go_plain),
+        cmocka_unit_test(parts_compressed_with_context),
+        cmocka_unit_test(parts_with_shared_deflater),
         cmocka_unit_test(queued_whole_frame_is_compressed),
         cmocka_unit_test(one_shared_deflater_for_two_sessions),
         cmocka_unit_test(echo_round_trip),
