@@ -86,6 +86,6 @@ while (1) {
 for my $p (@PATHS) {
     is(join(' ', @{ $seen{$p} || [] }), $want,
        "chromium-deflate-https: $p went over $want"
-       . ($h2 ? ' (an extended CONNECT stream, deflate negotiated over RFC 8441)'
+       . ($h2 ? ' (an extended CONNECT stream, RFC 8441)'
               : ' (mod_http2 is off under prefork)'));
 }
