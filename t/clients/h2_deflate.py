@@ -29,6 +29,10 @@ side is Python's zlib in raw mode (wbits < 0), as RFC 7692 7.2 describes.
   deflate_dedicated_window  2 x 3000 random bytes (+ 6000 compressible) echoed
                             so that a window of 2^11 inflates it (strict
                             inflater: no back-reference beyond the window)
+  deflate_dedicated_bfinal  a message ended by a final block (BFINAL, RFC 7692
+                            7.2.3.4), then one whose new stream refers into it:
+                            with context takeover the server keeps the window
+                            across the stream's end (7.2.2); both echoed
   deflate_server_window_10  /deflate offered server_max_window_bits=10: answered
                             so, and the shared compressor's echo of 2 x 1500
                             random bytes (+ 3000) inflates within 2^10
@@ -42,7 +46,7 @@ import os
 import struct
 import zlib
 
-from interop_common import expect, short
+from interop_common import CheckFailed, expect, short
 
 # permessage-deflate (RFC 7692): the offer Chromium sends, and the answers of
 # t/conf/extra.conf.in's /deflate (shared mode: no context on either side)
@@ -244,6 +248,31 @@ def checks(w, args, state, need, end_our_side):
                "server_max_window_bits=11" % len(got))
         return "%d bytes on the wire for %d: within the 2 KiB window" % (len(got), len(msg))
 
+    def deflate_dedicated_bfinal(deadline):
+        c = need("c3")
+        s = need("pmdd")
+        do = need("pmdd_inflater")
+        # RFC 7692 7.2.3.4: a sender may end a message with a final block
+        # (BFINAL); with context takeover the next message is still
+        # inflated with the window (7.2.2): its new stream refers back.
+        m1 = PMD_JSON.replace(b"tick", b"fin1")
+        co = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        z1 = co.compress(m1) + co.flush(zlib.Z_FINISH)
+        co = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15, zdict=m1)
+        z2 = pmd_compress(co, m1)
+        expect(len(z2) * 4 < len(z1), "message 2 (%d bytes) is no back-reference" % len(z2))
+        for n, z in ((1, z1), (2, z2)):
+            c.send_data(s, ws_frame(OP_TEXT, z, rsv1=True), deadline)
+            fin, op, masked, payload, rsv = c.next_frame(s, deadline, skip_pongs=True, with_rsv=True)
+            if op == OP_CLOSE:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                raise CheckFailed("message %d (%s): the server closed with %r" % (
+                    n, "ends with BFINAL" if n == 1 else "refers into message 1 after its BFINAL", code))
+            expect(op == OP_TEXT and rsv == 4, "echo %d: opcode %d RSV %d" % (n, op, rsv))
+            expect(pmd_inflate(do, payload) == m1, "echo %d differs" % n)
+        return "a BFINAL message (%d bytes), then one of %d bytes referring into it: both echoed" \
+            % (len(z1), len(z2))
+
     def deflate_server_window_10(deadline):
         c = need("c3")
         offer = [("sec-websocket-extensions", "permessage-deflate; server_max_window_bits=10")]
@@ -311,6 +340,7 @@ def checks(w, args, state, need, end_our_side):
             ("deflate_dedicated_context", deflate_dedicated_context),
             ("deflate_dedicated_thread", deflate_dedicated_thread),
             ("deflate_dedicated_window", deflate_dedicated_window),
+            ("deflate_dedicated_bfinal", deflate_dedicated_bfinal),
             ("deflate_server_window_10", deflate_server_window_10),
             ("deflate_bomb_1009", deflate_bomb_1009),
             ("deflate_close_1000", deflate_close_1000)]

@@ -11,7 +11,8 @@
 # header fields, server_max_window_bits=10), compressed texts echoed
 # compressed (whole, also from three fragments with a ping between them),
 # context takeover (the second copy a back-reference), a handler thread's
-# sends inflating in order, the agreed windows kept (strict inflater), and
+# sends inflating in order, the window kept across a final block (BFINAL),
+# the agreed windows kept (strict inflater), and
 # a decompression bomb closed with 1009 beside streams that stay open.
 # Client: t/clients/h2_ws.py (one JSON line per check).
 # mpm_event only: under prefork mod_http2 disables itself (advisory warning
@@ -32,7 +33,7 @@ my @checks = (qw(alpn_h2 settings_connect_protocol get_root connect_200),
                  two_streams_close),
               qw(deflate_connect_200 deflate_text_compressed deflate_fragmented
                  deflate_two_fields deflate_dedicated_200 deflate_dedicated_context
-                 deflate_dedicated_thread deflate_dedicated_window
+                 deflate_dedicated_thread deflate_dedicated_window deflate_dedicated_bfinal
                  deflate_server_window_10 deflate_bomb_1009 deflate_close_1000));
 
 my $mpm = InteropClient::loaded_mpm();
