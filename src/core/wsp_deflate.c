@@ -146,6 +146,20 @@ static void inflater_after(wsp_inflater *f, int keep_context, int release)
         inflateReset(&f->z);
 }
 
+/* After the end of a stream: a fresh stream whose window is the old one's
+ * (for raw inflate a dictionary may be set at any time). */
+static int restart_with_window(wsp_inflater *f)
+{
+    uInt n = (uInt)1 << 15;
+    Bytef *w = malloc(n);
+    int rc = w && inflateGetDictionary(&f->z, w, &n) == Z_OK
+             && inflateReset(&f->z) == Z_OK
+             && (n == 0 || inflateSetDictionary(&f->z, w, n) == Z_OK) ? 0 : -1;
+
+    free(w);
+    return rc;
+}
+
 /* Room for more output, within max + 1 (the byte that proves "too big"). */
 static int grow(uint8_t **buf, size_t *cap, size_t used, size_t max)
 {
@@ -229,9 +243,17 @@ wsp_inflate_status wsp_inflate_message(wsp_inflater *f, const uint8_t *in,
     buf[used] = '\0';
     *out = buf;
     *out_len = used;
-    if (ended)
-        inflater_after(f, 0, release); /* after a final block, a fresh start */
+    if (ended && keep_context && !release) {
+        /* A final block ended the stream (RFC 7692 7.2.3.4 allows it), but
+         * with context takeover the next message is still inflated with
+         * this one's window (7.2.2): the new stream starts from it. */
+        if (restart_with_window(f) != 0) {
+            free(buf);
+            inflater_after(f, 0, 1);
+            return WSP_INFLATE_NOMEM;
+        }
+    }
     else
-        inflater_after(f, keep_context, release);
+        inflater_after(f, ended ? 0 : keep_context, release);
     return WSP_INFLATE_OK;
 }

@@ -28,6 +28,8 @@ order, each reported as one JSON line (see interop_common.py):
   stalled_stream_resumes    once the window is granted the 1 MiB echo arrives
                             whole and intact
   two_streams_close         both close with 1000
+  deflate_*                 then permessage-deflate (RFC 7692) on a third
+                            connection: t/clients/h2_deflate.py lists them
 
 Every wait is bounded (a per-check deadline, and the whole run by the caller's
 `timeout`); exit 0 only if every check passed.
@@ -47,6 +49,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+import h2_deflate
 from interop_common import CheckFailed, Results, base_args, expect, short
 
 CHECK_TIMEOUT = 20.0
@@ -58,10 +61,11 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 # ---------------------------------------------------------------- WebSocket frames
 
-def ws_frame(opcode, payload=b"", fin=True):
-    """A masked client frame (RFC 6455 5.2)."""
+def ws_frame(opcode, payload=b"", fin=True, rsv1=False):
+    """A masked client frame (RFC 6455 5.2); rsv1: the "compressed" bit of
+    permessage-deflate (RFC 7692 6)."""
     n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
+    head = bytes([(0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode])
     if n < 126:
         head += bytes([0x80 | n])
     elif n < 65536:
@@ -97,9 +101,11 @@ def has_frame(buf):
     return need is not None and len(buf) >= need
 
 
-def ws_parse(buf):
+def ws_parse(buf, with_rsv=False):
     """Takes one frame off the front of bytearray `buf`: (fin, opcode, masked,
-    payload) or None if it does not hold a whole frame yet."""
+    payload), with with_rsv (fin, opcode, masked, payload, rsv) where rsv is
+    the three RSV bits (4 = RSV1), or None if it does not hold a whole frame
+    yet."""
     if len(buf) < 2:
         return None
     b0, b1 = buf[0], buf[1]
@@ -129,6 +135,8 @@ def ws_parse(buf):
     if masked and n:
         rep = (key * (n // 4 + 1))[:n]
         payload = (int.from_bytes(payload, "big") ^ int.from_bytes(rep, "big")).to_bytes(n, "big")
+    if with_rsv:
+        return (bool(b0 & 0x80), b0 & 0x0F, masked, payload, (b0 >> 4) & 7)
     return (bool(b0 & 0x80), b0 & 0x0F, masked, payload)
 
 
@@ -272,11 +280,11 @@ class H2Client:
             self.step(0)
         self.step(0)
 
-    def websocket(self, path, deadline):
+    def websocket(self, path, deadline, extra=()):
         s = self.request([(":method", "CONNECT"), (":protocol", "websocket"),
                           (":scheme", "https"), (":path", path),
                           (":authority", self.authority),
-                          ("sec-websocket-version", "13")], end_stream=False)
+                          ("sec-websocket-version", "13")] + list(extra), end_stream=False)
         self.wait(lambda: s.headers is not None or s.reset is not None or s.ended,
                   deadline, "the response to CONNECT %s" % path)
         return s
@@ -288,9 +296,9 @@ class H2Client:
             self.conn.increment_flow_control_window(s.owed, stream_id=s.sid)
             s.owed = 0
 
-    def next_frame(self, s, deadline, skip_pongs=False):
+    def next_frame(self, s, deadline, skip_pongs=False, with_rsv=False):
         while True:
-            f = ws_parse(s.data)
+            f = ws_parse(s.data, with_rsv)
             if f is not None:
                 if skip_pongs and f[1] == OP_PONG:
                     continue
@@ -311,6 +319,21 @@ class H2Client:
                 continue
             payload += more
         return op, payload
+
+    def message_rsv(self, s, deadline):
+        """The next data message: (opcode, payload joined, RSV bits of its
+        first frame, RSV bits of the other frames OR-ed, frame count)."""
+        fin, op, masked, payload, rsv = self.next_frame(s, deadline, skip_pongs=True, with_rsv=True)
+        expect(not masked, "server frame is masked")
+        later, frames = 0, 1
+        while not fin:
+            fin, op2, masked, more, r2 = self.next_frame(s, deadline, skip_pongs=True, with_rsv=True)
+            if op2 >= 8:
+                continue
+            later |= r2
+            frames += 1
+            payload += more
+        return op, payload, rsv, later, frames
 
 
 # ---------------------------------------------------------------- checks
@@ -513,9 +536,10 @@ def main():
                ("other_stream_100_echoes", other_stream_100_echoes),
                ("stalled_stream_resumes", stalled_stream_resumes),
                ("two_streams_close", two_streams_close)]
+    checks += h2_deflate.checks(sys.modules[__name__], args, state, need, end_our_side)
     for name, fn in checks:
         run(name, fn)
-    for key in ("c", "c2"):
+    for key in ("c", "c2", "c3"):
         if key in state:
             try:
                 state[key].sock.close()

@@ -1,8 +1,8 @@
 /*
  * test_deflate.c - the permessage-deflate codec: RFC 7692's examples, round
  * trips with and without context takeover, a shared compressor, bounded
- * inflation of a bomb, corrupt streams, and state released between
- * messages.
+ * inflation of a bomb, corrupt streams, state released between
+ * messages, and context kept across a final block.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +227,49 @@ static void state_released_between_messages(void **state)
     free(m);
 }
 
+/* RFC 7692 7.2.3.4 lets a sender end a message with a final block
+ * (BFINAL), and 7.2.2 says that with context takeover the next message is
+ * inflated with the window of the last one all the same: the next deflate
+ * stream may refer back into it. */
+static void context_kept_after_final_block(void **state)
+{
+    uint8_t *m = json_like(1000), c1[1200], c2[1200], *out;
+    size_t n1, n2, n;
+    z_stream z;
+    wsp_inflater f;
+    (void)state;
+    /* message 1: one stream, ended with Z_FINISH (a final block) */
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = m; z.avail_in = 1000; z.next_out = c1; z.avail_out = sizeof c1;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    n1 = sizeof c1 - z.avail_out;
+    /* message 2: a new stream whose window is message 1, sync-flushed, the
+     * 00 00 ff ff tail removed */
+    assert_int_equal(deflateReset(&z), Z_OK);
+    assert_int_equal(deflateSetDictionary(&z, m, 1000), Z_OK);
+    z.next_in = m; z.avail_in = 1000; z.next_out = c2; z.avail_out = sizeof c2;
+    assert_int_equal(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+    n2 = sizeof c2 - z.avail_out - 4;
+    deflateEnd(&z);
+    assert_true(n2 < 40);                    /* a back-reference, really */
+
+    wsp_inflater_init(&f, 15);
+    assert_int_equal(wsp_inflate_message(&f, c1, n1, 2000, 1, 0, &out, &n), WSP_INFLATE_OK);
+    assert_int_equal(n, 1000);
+    free(out);
+    assert_int_equal(wsp_inflate_message(&f, c2, n2, 2000, 1, 0, &out, &n), WSP_INFLATE_OK);
+    assert_int_equal(n, 1000);
+    assert_memory_equal(out, m, 1000);
+    free(out);
+    /* and a plain sync-flushed one after that still has the context */
+    assert_int_equal(wsp_inflate_message(&f, c2, n2, 2000, 1, 0, &out, &n), WSP_INFLATE_OK);
+    assert_memory_equal(out, m, 1000);
+    free(out);
+    wsp_inflater_free(&f);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +280,7 @@ int main(void)
         cmocka_unit_test(corrupt_streams),
         cmocka_unit_test(empty_messages_with_context),
         cmocka_unit_test(state_released_between_messages),
+        cmocka_unit_test(context_kept_after_final_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
