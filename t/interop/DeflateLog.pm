@@ -3,7 +3,9 @@ package DeflateLog;
 # The server's side of the permessage-deflate interop checks: the
 # /deflate locations log one line per closed WebSocket to t/logs/error_log,
 #     WS00310: WSLOG /deflate ext=permessage-deflate in=<bytes> out=<bytes> close=<code>
-# with "[remote 127.0.0.1:<client port>]" in front.  The deflate clients
+# with "[remote 127.0.0.1:<client port>]" in front (the line is logged for
+# the connection; "[client ...]" when httpd logs it for the request, as
+# under prefork).  The deflate clients
 # print, for each such WebSocket they closed, a line
 #     {"conn": {"port": P, "path": "/deflate...", "raw_in": a, "raw_out": b, "close": c}}
 # with the raw bytes they counted below their WebSocket library (after the
@@ -53,7 +55,7 @@ sub compare {
     for (;;) {
         my $log = read_from($mark);
         %line = ();
-        while ($log =~ /\[remote 127\.0\.0\.1:(\d+)\] WS00310: WSLOG (\S+) ext=(\S+) in=(\d+) out=(\d+) close=(\d+)/g) {
+        while ($log =~ /\[(?:remote|client) 127\.0\.0\.1:(\d+)\] WS00310: WSLOG (\S+) ext=(\S+) in=(\d+) out=(\d+) close=(\d+)/g) {
             $line{$1} = { path => $2, ext => $3, in => $4, out => $5, close => $6 };
         }
         @missing = grep { !$line{ $_->{port} } } @conns;
