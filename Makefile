@@ -72,7 +72,8 @@ MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_RE
 ECHO_SRCS   := handlers/echo.c
 ROOM_SRCS   := handlers/room.c
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
-               t/handlers/hostile_handler.c t/handlers/v2_handler.c
+               t/handlers/hostile_handler.c t/handlers/v2_handler.c \
+               t/handlers/pubsub_handler.c
 # A handler built against the version-1 header (t/handlers/v1/), which a
 # version-2 module must keep loading.
 V1_SRCS     := t/handlers/v1/v1_handler.c

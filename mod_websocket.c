@@ -31,6 +31,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->max_message = conf->max_pending = -1;
     conf->ping_interval = conf->idle_timeout = conf->send_timeout = -1;
     ws_pmd_conf_init(&conf->pmd);
+    conf->slow_close = -1;
     return conf;
 }
 
@@ -52,6 +53,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(send_timeout, -1);
     MERGE(log_items, NULL);
     ws_pmd_conf_merge(&conf->pmd, &base->pmd, &add->pmd);
+    MERGE(slow_close, -1);
     return conf;
 }
 
@@ -157,6 +159,24 @@ static const char *set_capacity_warning(cmd_parms *cmd, void *dconf,
     return err ? err : ws_capacity_set_warning(cmd, arg);
 }
 
+/* drop, or close [1008|1013] (policy violation, try again later). */
+static const char *set_slow_subscriber(cmd_parms *cmd, void *dconf,
+                                       const char *what, const char *code)
+{
+    ws_dir_conf *conf = dconf;
+
+    (void)cmd;
+    if (!strcasecmp(what, "drop") && !code)
+        conf->slow_close = 0;
+    else if (!strcasecmp(what, "close")
+             && (!code || !strcmp(code, "1008") || !strcmp(code, "1013")))
+        conf->slow_close = code ? atoi(code) : 1008;
+    else
+        return "WebSocketSlowSubscriber takes drop, or close with an "
+               "optional code 1008 or 1013";
+    return NULL;
+}
+
 static const char *set_log_format(cmd_parms *cmd, void *dconf, const char *arg)
 {
     return ws_connlog_compile(cmd->pool, arg, &((ws_dir_conf *)dconf)->log_items);
@@ -199,6 +219,11 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_TAKE12("WebSocketSlowSubscriber", set_slow_subscriber, NULL,
+                  WS_CONTEXT,
+                  "what a publication does to a subscriber whose queue is "
+                  "full: drop (default: that message, for that subscriber) "
+                  "or close [1008|1013]"),
     AP_INIT_FLAG("WebSocketDeflate", ws_pmd_set_on, NULL, WS_CONTEXT,
                   "On to accept a client's permessage-deflate offer "
                   "(default Off)"),
@@ -299,6 +324,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_stats_child_init(pchild);
     ws_capacity_child_init();
     ws_loop_init_child(pchild);
+    ws_pubsub_child_init(pchild);
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async) {
         rv = ws_loop_create(&loop, 1, pchild);
         if (rv == APR_SUCCESS)

@@ -172,6 +172,11 @@ struct ws_server {
     const char *(*config_where)(ws_config *cfg);
     void       *(*config_handler_ctx)(ws_config *cfg);
     void        (*log_server)(int level, const char *fmt, va_list ap);
+    int         (*subscribe)(ws_conn *c, const char *topic);
+    int         (*unsubscribe)(ws_conn *c, const char *topic);
+    int         (*publish)(const char *topic, ws_message_type type,
+                           const void *data, size_t len, ws_conn *exclude);
+    long        (*subscribers)(const char *topic);
 };
 
 /* Every ws_conn starts with a pointer to the module's table: that is the
@@ -304,6 +309,36 @@ static inline void ws_log_server(int level, const ws_server *srv,
     srv->log_server(level, fmt, ap);
     va_end(ap);
 }
+
+/* ---- topics (publish/subscribe) --------------------------------------
+ * A topic is any non-empty name up to 1024 bytes, the same for every
+ * location of the server: prefix names with your own (e.g. "chat/lobby")
+ * to keep handlers apart.  Delivery is at most once, in publish order per
+ * publisher.  Without WebSocketPubSub a topic reaches the subscribers of
+ * this child process only (see the README). */
+
+/* In the connection's own callbacks (or a ws_defer() function): from now
+ * on c receives every message published to topic.  Subscribing twice is
+ * one subscription.  Closing unsubscribes from everything. */
+static inline int ws_subscribe(ws_conn *c, const char *topic)
+{ return WS__HAS(WS__SRV(c), subscribe) ? WS__SRV(c)->subscribe(c, topic) : WS_ENOSYS; }
+static inline int ws_unsubscribe(ws_conn *c, const char *topic)
+{ return WS__HAS(WS__SRV(c), unsubscribe) ? WS__SRV(c)->unsubscribe(c, topic) : WS_ENOSYS; }
+/* From any thread: queues one message (copied once, shared by every
+ * subscriber) to the topic's subscribers.  A subscriber whose queue is
+ * full misses it, or is closed (WebSocketSlowSubscriber). */
+static inline int ws_publish(const ws_server *srv, const char *topic,
+                             ws_message_type t, const void *d, size_t n)
+{ return WS__HAS(srv, publish) ? srv->publish(topic, t, d, n, NULL) : WS_ENOSYS; }
+/* The same from a connection; exclude_self: not to c itself. */
+static inline int ws_publish_from(ws_conn *c, const char *topic,
+                                  ws_message_type t, const void *d, size_t n,
+                                  int exclude_self)
+{ return WS__HAS(WS__SRV(c), publish)
+         ? WS__SRV(c)->publish(topic, t, d, n, exclude_self ? c : NULL) : WS_ENOSYS; }
+/* Subscribers of topic in this child process (any thread). */
+static inline long ws_subscribers(const ws_server *srv, const char *topic)
+{ return WS__HAS(srv, subscribers) ? srv->subscribers(topic) : 0; }
 
 #ifdef __cplusplus
 }

@@ -101,6 +101,14 @@ int            wsp_buf_opcode(const wsp_buf *b);
 unsigned       wsp_buf_refs(const wsp_buf *b); /* for tests and asserts */
 #define WSP_BUF_COST(b) (wsp_buf_len(b) + WSP_BUF_OVERHEAD)
 
+/* A whole plain data frame's permessage-deflate twin (RSV1), compressed
+ * with d without context (d is reset after it): one compression for every
+ * receiver whose session uses d as its shared deflater.  NULL if the
+ * message does not shrink, b is not a whole plain data frame, or out of
+ * memory; then send b itself. */
+struct wsp_deflater;
+wsp_buf       *wsp_buf_compress(const wsp_buf *b, struct wsp_deflater *d);
+
 /* ---- the data lane: a FIFO of frames ---------------------------------- */
 
 #define WSP_OUTQ_INLINE 4   /* frames held without a heap ring */

@@ -210,6 +210,25 @@ static wsp_buf *refit_part(wsp_session *s, const wsp_buf *b, int *failed)
     return out;
 }
 
+wsp_buf *wsp_buf_compress(const wsp_buf *b, wsp_deflater *d)
+{
+    const uint8_t *p = wsp_buf_data(b), *payload;
+    int opcode = wsp_buf_opcode(b);
+    uint8_t *z;
+    size_t len, zn;
+    wsp_buf *out;
+
+    if ((opcode != WSP_OP_TEXT && opcode != WSP_OP_BINARY)
+        || !(p[0] & 0x80) || (p[0] & 0x70))
+        return NULL;
+    payload = payload_of(b, &len);
+    if (wsp_deflate_message(d, payload, len, 0, 0, &z, &zn) != 0)
+        return NULL;
+    out = zn < len ? wsp_buf_frame(opcode, 1, WSP_RSV1, z, zn) : NULL;
+    free(z);
+    return out;
+}
+
 wsp_buf *wsp_pmd_refit(wsp_session *s, const wsp_buf *b, int *failed)
 {
     const uint8_t *p = wsp_buf_data(b), *payload;

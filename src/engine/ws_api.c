@@ -207,6 +207,22 @@ static int api_defer(ws_conn *c, void (*fn)(ws_conn *, void *), void *arg)
     return ws_conn_defer(WC(c), fn, arg);
 }
 
+static int api_subscribe(ws_conn *c, const char *topic)
+{
+    return ws_pubsub_subscribe(WC(c), topic);
+}
+
+static int api_unsubscribe(ws_conn *c, const char *topic)
+{
+    return ws_pubsub_unsubscribe(WC(c), topic);
+}
+
+static int api_publish(const char *topic, ws_message_type type,
+                       const void *data, size_t len, ws_conn *exclude)
+{
+    return ws_pubsub_publish(topic, type, data, len, exclude ? WC(exclude) : NULL);
+}
+
 const ws_server ws_server_table = {
     WS_HANDLER_ABI_VERSION,
     sizeof(ws_server),
@@ -237,5 +253,9 @@ const ws_server ws_server_table = {
     ws_config_error_fn,
     ws_config_where_fn,
     ws_config_handler_ctx_fn,
-    api_log_server
+    api_log_server,
+    api_subscribe,
+    api_unsubscribe,
+    api_publish,
+    ws_pubsub_subscribers
 };

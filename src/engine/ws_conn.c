@@ -169,6 +169,7 @@ static void finish(ws_conn_t *wc)
     if (st != WSP_SESSION_FINISHED)      /* aborted from outside */
         wsp_session_eof(&wc->sess, 1, apr_time_now());
     ws_outbox_publish(wc);
+    ws_pubsub_forget(wc);              /* no more publications */
     ws_outbox_finish(wc);              /* after on_close: deferred calls */
     ws_connlog_write(wc);
     __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);

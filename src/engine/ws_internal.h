@@ -99,6 +99,8 @@ typedef struct ws_dir_conf {
     apr_interval_time_t   send_timeout;   /* WebSocketSendTimeout, 0 = off */
     apr_array_header_t   *log_items;      /* WebSocketLogFormat, compiled */
     ws_pmd_conf           pmd;            /* WebSocketDeflate* */
+    int                   slow_close;     /* WebSocketSlowSubscriber: 0 drop,
+                                             else the close code; -1 unset */
 } ws_dir_conf;
 
 #define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
@@ -110,6 +112,7 @@ typedef struct ws_counters {
     apr_uint64_t open, opened;
     apr_uint64_t msgs_in, msgs_out;
     apr_uint64_t bytes_in, bytes_out;
+    apr_uint64_t pub_dropped;       /* publications a full queue refused */
 } ws_counters;
 #define WS_COUNT(ctr, field, n) \
     __atomic_fetch_add(&(ctr)->field, (apr_uint64_t)(n), __ATOMIC_RELAXED)
@@ -121,6 +124,7 @@ typedef enum ws_state {
 } ws_state;
 
 typedef struct ws_conn ws_conn_t;
+typedef struct ws_sub ws_sub;      /* one topic subscription (ws_pubsub.c) */
 
 /* A frame queued by a thread other than the connection's loop thread,
  * waiting in the inbox until the loop hands it to the session. */
@@ -178,6 +182,7 @@ struct ws_conn {
                                       buffered input is used up */
     apr_size_t       direct_len;   /* read into the loop's buffer, not yet
                                       consumed */
+    ws_sub          *subs;         /* topics subscribed (ws_pubsub.c) */
     apr_time_t       last_input;   /* when input last arrived */
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
@@ -261,6 +266,16 @@ const char *ws_pmd_set_min_size(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ws_pmd_set_client_context(cmd_parms *cmd, void *dconf, int on);
 void        ws_pmd_negotiate(request_rec *r, ws_conn_t *wc);
 void        ws_pmd_session_config(ws_conn_t *wc, wsp_session_config *cfg);
+
+/* ws_pubsub.c */
+void        ws_pubsub_child_init(apr_pool_t *pchild);
+int         ws_pubsub_subscribe(ws_conn_t *wc, const char *topic);
+int         ws_pubsub_unsubscribe(ws_conn_t *wc, const char *topic);
+int         ws_pubsub_publish(const char *topic, ws_message_type type,
+                              const void *data, size_t len,
+                              ws_conn_t *exclude);
+long        ws_pubsub_subscribers(const char *topic);
+void        ws_pubsub_forget(ws_conn_t *wc);
 
 /* ws_capacity.c */
 const char *ws_capacity_set_warning(cmd_parms *cmd, const char *arg);

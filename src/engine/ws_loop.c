@@ -376,6 +376,11 @@ static void adopt(ws_loop *loop, ws_loop_entry *e)
     e->ops->proceed(e, WS_EV_ADOPT | (loop->stopping ? WS_EV_STOP : 0));
 }
 
+void ws_loop_adopt_here(ws_loop *loop, ws_loop_entry *e)
+{
+    adopt(loop, e);
+}
+
 static void take_incoming(ws_loop *loop)
 {
     ws_loop_entry *e, *next, *rev = NULL;

@@ -101,6 +101,9 @@ void         ws_loop_handoff(ws_loop *loop, ws_loop_entry *e);
 void         ws_loop_run_inline(ws_loop *loop, ws_loop_entry *e);
 
 /* Loop thread only. */
+/* Adopts e at once (WS_EV_ADOPT comes now): an entry of the loop's own,
+ * e.g. one that only runs when scheduled and watches no socket. */
+void         ws_loop_adopt_here(ws_loop *loop, ws_loop_entry *e);
 void         ws_loop_watch(ws_loop_entry *e, apr_int16_t events); /* 0: none */
 void         ws_loop_set_deadline(ws_loop_entry *e, apr_time_t when); /* 0: none */
 void         ws_loop_forget(ws_loop_entry *e);

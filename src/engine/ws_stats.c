@@ -105,6 +105,7 @@ static void sum_counters(ws_counters *total, const ws_counters *c)
     total->msgs_out += c->msgs_out;
     total->bytes_in += c->bytes_in;
     total->bytes_out += c->bytes_out;
+    total->pub_dropped += c->pub_dropped;
 }
 
 static void print_auto(request_rec *r, const char *prefix, const ws_counters *c)
@@ -114,9 +115,11 @@ static void print_auto(request_rec *r, const char *prefix, const ws_counters *c)
                "%sWebSocketMessagesIn: %" APR_UINT64_T_FMT "\n"
                "%sWebSocketMessagesOut: %" APR_UINT64_T_FMT "\n"
                "%sWebSocketBytesIn: %" APR_UINT64_T_FMT "\n"
-               "%sWebSocketBytesOut: %" APR_UINT64_T_FMT "\n",
+               "%sWebSocketBytesOut: %" APR_UINT64_T_FMT "\n"
+               "%sWebSocketPublicationsDropped: %" APR_UINT64_T_FMT "\n",
                prefix, c->open, prefix, c->opened, prefix, c->msgs_in,
-               prefix, c->msgs_out, prefix, c->bytes_in, prefix, c->bytes_out);
+               prefix, c->msgs_out, prefix, c->bytes_in, prefix, c->bytes_out,
+               prefix, c->pub_dropped);
 }
 
 static void print_row(request_rec *r, const char *who, const ws_counters *c)
