@@ -95,7 +95,7 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
 MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS)
-MOD_LIBS    := $(CORE_LIBS) $(SAN_FLAGS)
+MOD_LIBS    := $(CORE_LIBS) -lhiredis $(SAN_FLAGS)
 HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS)
 TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
 

@@ -219,6 +219,10 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_TAKE_ARGV("WebSocketPubSub", ws_redis_set, NULL, RSRC_CONF,
+                  "redis://host[:port][/db] or unix:/path[?db=N], then "
+                  "prefix=...: topics cross children and machines through "
+                  "this Redis"),
     AP_INIT_TAKE12("WebSocketSlowSubscriber", set_slow_subscriber, NULL,
                   WS_CONTEXT,
                   "what a publication does to a subscriber whose queue is "
@@ -257,6 +261,7 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)plog; (void)ptemp;
     ws_handlers_pre_config();
     ws_capacity_pre_config();
+    ws_redis_pre_config();
     ws_connlog_init(pconf);
     return OK;
 }
@@ -325,10 +330,11 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_capacity_child_init();
     ws_loop_init_child(pchild);
     ws_pubsub_child_init(pchild);
+    ws_redis_child_init(pchild, s);
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async) {
         rv = ws_loop_create(&loop, 1, pchild);
         if (rv == APR_SUCCESS)
-            rv = ws_loop_start_thread(loop);
+            rv = ws_loop_start_thread(loop, 1);
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WSLOGNO(00001)
                          "cannot start the WebSocket loop thread; WebSockets "

@@ -22,7 +22,10 @@ cd "$(dirname "$0")/.."
 # (the build generates a self-signed certificate for https/wss), the raw
 # test client's TLS mode (libio-socket-ssl-perl, which pulls in
 # libnet-ssleay-perl) and the HTTP/2 WebSocket client (python3-h2, which
-# pulls in python3-hpack and python3-hyperframe).  Perl modules beyond these
+# pulls in python3-hpack and python3-hyperframe).  Topics across children:
+# hiredis (the module links it) and redis-server (the tests start private
+# instances on loopback ports; the package's own service, where systemd
+# starts one, is not used).  Perl modules beyond these
 # are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).
 required=(
     gcc make pkg-config
@@ -32,6 +35,7 @@ required=(
     python3 python3-websockets
     chromium fonts-liberation
     openssl libio-socket-ssl-perl python3-h2
+    libhiredis-dev redis-server
 )
 # Extra packages a caller needs on top (e.g. bench/deps.sh).
 required+=("$@")

@@ -32,6 +32,10 @@ static int  destroy(ws_loop_entry *e);
 
 static const ws_loop_ops conn_ops = { proceed, settle, destroy };
 
+/* Serials tell connections apart across a publication's trip through
+ * Redis (ws_publish_from's exclusion); never 0. */
+static apr_uint64_t next_serial;
+
 /* --- the session's callbacks (loop thread) ---------------------------------- */
 
 static void on_session_message(void *ud, int opcode, const uint8_t *data,
@@ -89,6 +93,7 @@ ws_conn_t *ws_conn_create(request_rec *r, const ws_dir_conf *conf)
     wc->server = &ws_server_table;
     wc->entry.ops = &conn_ops;
     wc->refs = 1;                     /* the engine's own reference */
+    wc->serial = __atomic_add_fetch(&next_serial, 1, __ATOMIC_RELAXED);
     wc->r = r;
     wc->c = c;
     wc->headers = r->headers_in;

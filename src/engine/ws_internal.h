@@ -113,6 +113,9 @@ typedef struct ws_counters {
     apr_uint64_t msgs_in, msgs_out;
     apr_uint64_t bytes_in, bytes_out;
     apr_uint64_t pub_dropped;       /* publications a full queue refused */
+    apr_uint64_t redis_up;          /* 1 while the Redis link is up */
+    apr_uint64_t redis_connects;    /* times it came up */
+    apr_uint64_t redis_out, redis_in; /* publications sent, received */
 } ws_counters;
 #define WS_COUNT(ctr, field, n) \
     __atomic_fetch_add(&(ctr)->field, (apr_uint64_t)(n), __ATOMIC_RELAXED)
@@ -183,6 +186,7 @@ struct ws_conn {
     apr_size_t       direct_len;   /* read into the loop's buffer, not yet
                                       consumed */
     ws_sub          *subs;         /* topics subscribed (ws_pubsub.c) */
+    apr_uint64_t     serial;       /* unique in this child, never 0 */
     apr_time_t       last_input;   /* when input last arrived */
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
@@ -276,6 +280,25 @@ int         ws_pubsub_publish(const char *topic, ws_message_type type,
                               ws_conn_t *exclude);
 long        ws_pubsub_subscribers(const char *topic);
 void        ws_pubsub_forget(ws_conn_t *wc);
+int         ws_pubsub_local(const char *topic, size_t topic_len,
+                            ws_message_type type, const void *data,
+                            size_t len, apr_uint64_t exclude);
+void        ws_pubsub_each_topic(void (*fn)(const char *topic, void *arg),
+                                 void *arg);
+
+/* ws_redis.c: WebSocketPubSub, topics across children and machines */
+const char *ws_redis_set(cmd_parms *cmd, void *dconf, int argc,
+                         char *const argv[]);
+void        ws_redis_pre_config(void);
+int         ws_redis_configured(void);
+void        ws_redis_child_init(apr_pool_t *pchild, server_rec *s);
+/* 1 if Redis took the publication (it is up), 0: deliver it locally. */
+int         ws_redis_publish(const char *topic, ws_message_type type,
+                             const void *data, size_t len,
+                             apr_uint64_t exclude);
+/* Under the pub/sub child mutex: the child's first subscriber of topic
+ * came (1), or its last left (0). */
+void        ws_redis_topic(const char *topic, int subscribe);
 
 /* ws_capacity.c */
 const char *ws_capacity_set_warning(cmd_parms *cmd, const char *arg);

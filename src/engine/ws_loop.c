@@ -515,11 +515,14 @@ static apr_status_t loop_thread_join(void *data)
     apr_status_t trv;
     ws_loop_stop(loop, 1);
     apr_thread_join(&trv, loop->thread);
-    child_loop = NULL;
+    if (child_loop == loop)
+        child_loop = NULL;
     return APR_SUCCESS;
 }
 
-apr_status_t ws_loop_start_thread(ws_loop *loop)
+/* child: the loop of this child's WebSockets (ws_loop_for_child()); else
+ * a loop of the module's own (e.g. the Redis link's). */
+apr_status_t ws_loop_start_thread(ws_loop *loop, int child)
 {
     apr_threadattr_t *attr;
     apr_status_t rv;
@@ -531,7 +534,8 @@ apr_status_t ws_loop_start_thread(ws_loop *loop)
                            loop->pool);
     if (rv != APR_SUCCESS)
         return rv;
-    child_loop = loop;
+    if (child)
+        child_loop = loop;
     /* Pre-cleanup: stop the thread before the pools it uses go away. */
     apr_pool_pre_cleanup_register(apr_pool_parent_get(loop->pool), loop,
                                   loop_thread_join);

@@ -82,7 +82,7 @@ struct ws_loop {
 };
 
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
-apr_status_t ws_loop_start_thread(ws_loop *loop);
+apr_status_t ws_loop_start_thread(ws_loop *loop, int child);
 void         ws_loop_stop(ws_loop *loop, int now);
 int          ws_loop_is_owner(const ws_loop *loop);
 void         ws_loop_wakeup(ws_loop *loop);

@@ -51,7 +51,7 @@ struct ws_topic {
 /* One publication, shared by the loops it was handed to. */
 typedef struct pub_msg {
     apr_uint32_t refs;
-    ws_conn_t   *exclude;            /* holds a reference, or NULL */
+    apr_uint64_t exclude;            /* a connection's serial, or 0 */
     wsp_buf     *frame;              /* plain, serialized once */
     char         topic[1];           /* NUL-terminated, allocated longer */
 } pub_msg;
@@ -97,8 +97,6 @@ static void msg_release(pub_msg *m)
     if (apr_atomic_dec32(&m->refs) != 0)
         return;
     wsp_buf_unref(m->frame);
-    if (m->exclude)
-        ws_conn_release(m->exclude);
     free(m);
 }
 
@@ -121,9 +119,27 @@ static void count_change(const char *topic, int delta)
         memcpy(c->name, topic, len + 1);
         apr_hash_set(child_counts, c->name, APR_HASH_KEY_STRING, c);
     }
+    if (c && c->n == 0 && delta > 0)
+        ws_redis_topic(c->name, 1);    /* the child's first subscriber */
     if (c && (c->n += (apr_size_t)delta) == 0) {
+        ws_redis_topic(c->name, 0);    /* its last */
         apr_hash_set(child_counts, c->name, APR_HASH_KEY_STRING, NULL);
         free(c);
+    }
+    apr_thread_mutex_unlock(child_mutex);
+}
+
+void ws_pubsub_each_topic(void (*fn)(const char *topic, void *arg), void *arg)
+{
+    apr_hash_index_t *hi;
+
+    if (!child_mutex)
+        return;
+    apr_thread_mutex_lock(child_mutex);
+    for (hi = apr_hash_first(NULL, child_counts); hi; hi = apr_hash_next(hi)) {
+        const void *key;
+        apr_hash_this(hi, &key, NULL, NULL);
+        fn(key, arg);
     }
     apr_thread_mutex_unlock(child_mutex);
 }
@@ -182,11 +198,33 @@ static int topic_valid(const char *topic)
     return n > 0 && n <= WS_TOPIC_MAX;
 }
 
+/* To this child's subscribers (a local publication, or one that came
+ * through Redis). */
+int ws_pubsub_local(const char *topic, size_t tn, ws_message_type type,
+                    const void *data, size_t len, apr_uint64_t exclude)
+{
+    pub_msg *m;
+
+    if (!(m = calloc(1, sizeof(*m) + tn)))
+        return WS_ENOMEM;
+    memcpy(m->topic, topic, tn);
+    m->topic[tn] = '\0';
+    m->refs = 1;
+    m->frame = wsp_buf_frame(type == WS_TEXT ? WSP_OP_TEXT : WSP_OP_BINARY,
+                             1, 0, data, len);
+    if (!m->frame) {
+        free(m);
+        return WS_ENOMEM;
+    }
+    m->exclude = exclude;
+    distribute(m);
+    return WS_OK;
+}
+
 int ws_pubsub_publish(const char *topic, ws_message_type type,
                       const void *data, size_t len, ws_conn_t *exclude)
 {
-    size_t tn = topic ? strlen(topic) : 0;
-    pub_msg *m;
+    apr_uint64_t serial = exclude ? exclude->serial : 0;
 
     if (!topic_valid(topic) || (type != WS_TEXT && type != WS_BINARY)
         || (len && !data))
@@ -195,22 +233,11 @@ int ws_pubsub_publish(const char *topic, ws_message_type type,
         return WS_EINVAL;
     if (!child_mutex)
         return WS_ESTATE;              /* not in a child that serves them */
-    if (!(m = calloc(1, sizeof(*m) + tn)))
-        return WS_ENOMEM;
-    memcpy(m->topic, topic, tn + 1);
-    m->refs = 1;
-    m->frame = wsp_buf_frame(type == WS_TEXT ? WSP_OP_TEXT : WSP_OP_BINARY,
-                             1, 0, data, len);
-    if (!m->frame) {
-        free(m);
-        return WS_ENOMEM;
-    }
-    if (exclude) {
-        apr_atomic_inc32(&exclude->refs);
-        m->exclude = exclude;
-    }
-    distribute(m);
-    return WS_OK;
+    /* With Redis up every child, this one too, gets it from Redis: one
+     * path, one order.  Without it (or while it is down), here only. */
+    if (ws_redis_publish(topic, type, data, len, serial))
+        return WS_OK;
+    return ws_pubsub_local(topic, strlen(topic), type, data, len, serial);
 }
 
 /* ---- delivery, on the loop thread ---------------------------------------- */
@@ -277,7 +304,7 @@ static void deliver(ws_pubsub *ps, pub_msg *m, apr_time_t now)
 
     vs.n = 0;
     for (i = 0; t && i < t->n; i++)
-        if (t->subs[i]->wc != m->exclude)
+        if (!m->exclude || t->subs[i]->wc->serial != m->exclude)
             deliver_to(t->subs[i]->wc, m, &vs, now);
     for (k = 0; k < vs.n; k++)
         wsp_buf_unref(vs.v[k].z);

@@ -106,6 +106,10 @@ static void sum_counters(ws_counters *total, const ws_counters *c)
     total->bytes_in += c->bytes_in;
     total->bytes_out += c->bytes_out;
     total->pub_dropped += c->pub_dropped;
+    total->redis_up += c->redis_up;
+    total->redis_connects += c->redis_connects;
+    total->redis_out += c->redis_out;
+    total->redis_in += c->redis_in;
 }
 
 static void print_auto(request_rec *r, const char *prefix, const ws_counters *c)
@@ -120,6 +124,13 @@ static void print_auto(request_rec *r, const char *prefix, const ws_counters *c)
                prefix, c->open, prefix, c->opened, prefix, c->msgs_in,
                prefix, c->msgs_out, prefix, c->bytes_in, prefix, c->bytes_out,
                prefix, c->pub_dropped);
+    if (ws_redis_configured())
+        ap_rprintf(r, "%sWebSocketPubSubLinksUp: %" APR_UINT64_T_FMT "\n"
+                   "%sWebSocketPubSubConnects: %" APR_UINT64_T_FMT "\n"
+                   "%sWebSocketPubSubSent: %" APR_UINT64_T_FMT "\n"
+                   "%sWebSocketPubSubReceived: %" APR_UINT64_T_FMT "\n",
+                   prefix, c->redis_up, prefix, c->redis_connects,
+                   prefix, c->redis_out, prefix, c->redis_in);
 }
 
 static void print_row(request_rec *r, const char *who, const ws_counters *c)
