@@ -294,6 +294,10 @@ const char *ws_handlers_select(cmd_parms *cmd, int argc, char *const argv[],
 void        ws_handlers_pre_config(void);
 int         ws_handlers_in_use(void);
 void        ws_handlers_child_init(apr_pool_t *pchild);
+const char *ws_handlers_load_root_file(cmd_parms *cmd, const char *full,
+                                       const char *const *symbols,
+                                       const char *where,
+                                       const ws_location **out);
 void       *ws_config_alloc_fn(ws_config *cfg, size_t n);
 void        ws_config_error_fn(ws_config *cfg, const char *msg);
 const char *ws_config_where_fn(ws_config *cfg);
