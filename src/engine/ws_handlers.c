@@ -2,7 +2,7 @@
  * ws_handlers.c - which handler serves which location: WebSocketHandlerLoad
  * (loads code, main configuration only) and WebSocketHandler (selects a
  * loaded handler, with arguments, per location; in .htaccess a name only);
- * and the loading of each file of a handler directory.
+ * and the loading of each file a WebSocketHandlerRoot finds (ws_root.c).
  *
  * Everything lives in the configuration pool of the cycle that read it:
  * a handler's table, its contexts and every instance.  Loading code from
