@@ -103,9 +103,15 @@ ECHO_SO     := $(BUILD)/mod_websocket_echo.so
 ROOM_SO     := $(BUILD)/mod_websocket_room.so
 TEST_SO     := $(BUILD)/mod_websocket_test.so
 V1_SO       := $(BUILD)/mod_websocket_v1test.so
+# The handler directory of `make run` (WebSocketHandlerRoot in
+# conf/httpd.conf.in): handlers/<name>.so serves /<name>.  Copies, not
+# links: this is what an installed handler directory looks like, and more
+# handlers are dropped in the same way.
+HANDLER_DIR := $(BUILD)/handlers
+RUN_HANDLERS := $(HANDLER_DIR)/echo.so $(HANDLER_DIR)/room.so
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
+SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(RUN_HANDLERS) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
 # must be wrapped in -Wc,/-Wl, or apxs rejects it.
@@ -162,6 +168,11 @@ $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
 
 $(V1_SO): $(V1_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_v1test,$(V1_SRCS),$(WARN_CFLAGS) $(SAN_FLAGS),$(SAN_FLAGS))
+
+# A new inode (cp, then rename) for the same reason as in apxs_build.
+$(HANDLER_DIR)/%.so: $(BUILD)/mod_websocket_%.so
+	@mkdir -p $(HANDLER_DIR)
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 
 # run, start, test and bench first install what is missing, then go on in a
 # sub-make: mk/core.mk asks apr-1-config for flags when make reads it, which
