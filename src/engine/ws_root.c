@@ -104,8 +104,10 @@ static const char *add_file(scan_ctx *x, const char *full, const char *uri,
     if ((loc = apr_hash_get(x->sc->paths, uri, APR_HASH_KEY_STRING)))
         return apr_psprintf(cmd->pool, "both %s and %s would serve %s",
                             loc->handler->path, full, uri);
+    full = apr_pstrdup(cmd->pool, full);      /* kept by the instance */
+    uri = apr_pstrdup(cmd->pool, uri);
     symbols[0] = ROOT_INIT_SYMBOL;
-    symbols[1] = basename_symbol(cmd->pool, stem);
+    symbols[1] = basename_symbol(cmd->temp_pool, stem);
     symbols[2] = NULL;
     if ((err = ws_handlers_load_root_file(cmd, full, symbols, uri, &loc)))
         return apr_psprintf(cmd->pool, "%s (for %s): %s", full, uri, err);
@@ -164,7 +166,7 @@ static const char *scan_entry(scan_ctx *x, const char *dir, const char *uri,
                               const char *name, int depth)
 {
     apr_pool_t *tmp = x->cmd->temp_pool;
-    const char *full = apr_pstrcat(x->cmd->pool, dir, "/", name, NULL);
+    const char *full = apr_pstrcat(tmp, dir, "/", name, NULL);
     const char *sub = apr_pstrcat(tmp, uri, "/", name, NULL);
     apr_finfo_t fi;
 
@@ -177,8 +179,7 @@ static const char *scan_entry(scan_ctx *x, const char *dir, const char *uri,
         return scan_dir(x, full, sub, depth + 1);
     if (fi.filetype != APR_REG || !is_so_name(name))
         return NULL;
-    return add_file(x, full,
-                    apr_pstrndup(x->cmd->pool, sub, strlen(sub) - 3),
+    return add_file(x, full, apr_pstrndup(tmp, sub, strlen(sub) - 3),
                     apr_pstrndup(tmp, name, strlen(name) - 3));
 }
 
