@@ -77,6 +77,8 @@ TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
 # A handler built against the version-1 header (t/handlers/v1/), which a
 # version-2 module must keep loading.
 V1_SRCS     := t/handlers/v1/v1_handler.c
+# A handler written for WebSocketHandlerRoot (exports ws_handler_init).
+ROOTTEST_SRCS := t/handlers/root_handler.c
 # Headers only matter for "rebuild when changed"; all of them, cheap.
 HDRS        := $(wildcard include/*.h src/*/*.h handlers/*.h t/handlers/*.h \
                           t/handlers/v1/*.h)
@@ -104,9 +106,20 @@ ECHO_SO     := $(BUILD)/mod_websocket_echo.so
 ROOM_SO     := $(BUILD)/mod_websocket_room.so
 TEST_SO     := $(BUILD)/mod_websocket_test.so
 V1_SO       := $(BUILD)/mod_websocket_v1test.so
+ROOTTEST_SO := $(BUILD)/mod_websocket_roottest.so
+# The handler directory of `make run` (WebSocketHandlerRoot in
+# conf/httpd.conf.in): handlers/<name>.so serves /<name>.  Copies, not
+# links: this is what an installed handler directory looks like, and more
+# handlers are dropped in the same way.
+HANDLER_DIR := $(BUILD)/handlers
+RUN_HANDLERS := $(HANDLER_DIR)/echo.so $(HANDLER_DIR)/room.so
+# The suite's handler root (t/conf/extra.conf.in, t/api/handler_root.t).
+T_ROOT      := $(BUILD)/t-handler-root
+T_ROOT_STAMP := $(T_ROOT)/.made
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
+SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(RUN_HANDLERS) \
+               $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO) $(ROOTTEST_SO) $(T_ROOT_STAMP))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
 # must be wrapped in -Wc,/-Wl, or apxs rejects it.
@@ -163,6 +176,30 @@ $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
 
 $(V1_SO): $(V1_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_v1test,$(V1_SRCS),$(WARN_CFLAGS) $(SAN_FLAGS),$(SAN_FLAGS))
+
+$(ROOTTEST_SO): $(ROOTTEST_SRCS) $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_roottest,$(ROOTTEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS))
+
+# A new inode (cp, then rename) for the same reason as in apxs_build.
+$(HANDLER_DIR)/%.so: $(BUILD)/mod_websocket_%.so
+	@mkdir -p $(HANDLER_DIR)
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
+
+# build/t-handler-root/, made afresh each time one of its objects changes:
+#   a/b.so, a/b/c.so, explicit.so   -> roottest (ws_handler_init):
+#                                      /a/b, /a/b/c, /explicit
+#   fallback/echo.so                -> the echo handler (init = file name)
+#   notes.txt, .hidden.so           -> not handlers: ignored
+# Symbolic links (absolute): the scan follows them, and a rebuilt object
+# (a new inode under the same name) is what the next start loads.
+$(T_ROOT_STAMP): $(ROOTTEST_SO) $(ECHO_SO)
+	@echo "  ROOT    build/t-handler-root/"
+	@rm -rf $(T_ROOT) && mkdir -p $(T_ROOT)/a/b $(T_ROOT)/fallback
+	$(Q)for l in a/b a/b/c explicit; do ln -s $(ROOTTEST_SO) $(T_ROOT)/$$l.so; done
+	$(Q)ln -s $(ECHO_SO) $(T_ROOT)/fallback/echo.so
+	$(Q)echo 'not a handler: the scan takes *.so only' > $(T_ROOT)/notes.txt
+	$(Q)echo 'hidden: the scan skips names that start with a dot' > $(T_ROOT)/.hidden.so
+	@touch $@
 
 # run, start, test and bench first install what is missing, then go on in a
 # sub-make: mk/core.mk asks apr-1-config for flags when make reads it, which
@@ -317,7 +354,7 @@ t/TEST: t/TEST.PL
 # failed.  The suite's TLS vhost uses the certificate of tls-cert.  It raises `ulimit -n` for the suite (an idle-scale test holds
 # 2,000 WebSockets) and handles SANITIZE=1 (ASan logs fail the run).
 # (No $(MAKE) on this line: make would run it even under `make -n`.)
-test-nodeps: build $(TEST_SO) $(TLS_CRT) t/TEST
+test-nodeps: build $(TEST_SO) $(ROOTTEST_SO) $(T_ROOT_STAMP) $(TLS_CRT) t/TEST
 	@SANITIZE='$(filter 1,$(SANITIZE))' scripts/run-tests.sh
 
 bench-nodeps: build

@@ -6,6 +6,7 @@
  *   <Location /echo>
  *       WebSocketHandler echo
  *   </Location>
+ *   WebSocketHandlerRoot handlers      (handlers/a/b.so serves /a/b)
  *
  * The work happens in src/engine (handshake, loop, connections) and
  * src/core (the RFC 6455 protocol over byte buffers).
@@ -188,6 +189,10 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE_ARGV("WebSocketHandlerLoad", load_handler, NULL, RSRC_CONF,
                   "a name, a handler shared object, its init function, then "
                   "the handler's arguments"),
+    AP_INIT_TAKE1("WebSocketHandlerRoot", ws_root_set, NULL, RSRC_CONF,
+                  "a directory whose handler shared objects (*.so, searched "
+                  "recursively) serve the URL paths of their names: "
+                  "dir/a/b.so serves /a/b"),
     AP_INIT_TAKE_ARGV("WebSocketHandler", set_handler, NULL,
                   OR_FILEINFO | ACCESS_CONF,
                   "the name of a handler loaded with WebSocketHandlerLoad, "
@@ -260,6 +265,7 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     (void)plog; (void)ptemp;
     ws_handlers_pre_config();
+    ws_root_pre_config();
     ws_capacity_pre_config();
     ws_redis_pre_config();
     ws_connlog_init(pconf);
@@ -272,6 +278,7 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog; (void)ptemp;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;                  /* the first, checking pass */
+    ws_root_log_found();
     ws_capacity_check(s);
     ws_stats_post_config(pconf, s);
     return OK;
@@ -281,27 +288,32 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 static void ws_test_config(apr_pool_t *pconf, server_rec *s)
 {
     (void)pconf;
+    ws_root_log_found();
     ws_capacity_check(s);
 }
 
-/* A WebSocket location belongs to us, whatever other modules guessed. */
+/* A WebSocket location belongs to us, whatever other modules guessed; a
+ * request in none may be a path a WebSocketHandlerRoot serves. */
 static int ws_fixups(request_rec *r)
 {
     ws_dir_conf *conf = ap_get_module_config(r->per_dir_config,
                                              &websocket_module);
-    if (conf->location && !r->main)
-        r->handler = WS_HANDLER_NAME;
+    if (r->main)
+        return DECLINED;
+    if (!conf->location)
+        return ws_root_fixups(r, WS_HANDLER_NAME);
+    r->handler = WS_HANDLER_NAME;
     return DECLINED;
 }
 
 static int ws_content_handler(request_rec *r)
 {
-    ws_dir_conf *conf;
+    const ws_dir_conf *conf;
 
     if (!r->handler || strcmp(r->handler, WS_HANDLER_NAME) != 0 || r->main)
         return DECLINED;
     conf = ap_get_module_config(r->per_dir_config, &websocket_module);
-    if (!conf->location)
+    if (!conf->location && !(conf = ws_root_dir_conf(r, conf)))
         return DECLINED;
     return ws_upgrade_handler(r, conf);
 }
@@ -353,13 +365,16 @@ static void ws_child_stopping(apr_pool_t *pchild, int graceful)
 
 static void register_hooks(apr_pool_t *p)
 {
+    static const char *const before_dir[] = { "mod_dir.c", NULL };
     (void)p;
     ap_hook_pre_config(ws_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(ws_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ws_stats_register_hooks();
     ws_io_register_filters();
-    ap_hook_fixups(ws_fixups, NULL, NULL, APR_HOOK_LAST);
+    /* Before mod_dir's fixups: its FallbackResource takes a request no
+     * handler has claimed, and a WebSocket path has no file. */
+    ap_hook_fixups(ws_fixups, NULL, before_dir, APR_HOOK_LAST);
     ap_hook_handler(ws_content_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_suspend_connection(ws_suspend_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ws_child_init, NULL, NULL, APR_HOOK_MIDDLE);
@@ -370,8 +385,8 @@ AP_DECLARE_MODULE(websocket) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,
-    NULL,
-    NULL,
+    ws_root_create_server_conf,
+    ws_root_merge_server_conf,
     ws_cmds,
     register_hooks
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)

@@ -118,24 +118,53 @@ static const char *check_table(apr_pool_t *p, const char *what,
     return NULL;
 }
 
-const char *ws_dso_open(apr_pool_t *p, const char *full, const char *symbol,
-                        const ws_handler **out)
+/* The first of symbols (NULL-terminated) that full exports. */
+static const char *find_symbol(apr_pool_t *p, apr_dso_handle_t *dso,
+                               const char *full, const char *const *symbols,
+                               apr_dso_handle_sym_t *sym, const char **used)
+{
+    const char *const *s;
+
+    for (s = symbols; *s; s++)
+        if (apr_dso_sym(sym, dso, *s) == APR_SUCCESS) {
+            *used = *s;
+            return NULL;
+        }
+    if (!symbols[1])
+        return apr_psprintf(p, "%s has no symbol '%s' (name the handler's "
+                            "init function)", full, symbols[0]);
+    return apr_psprintf(p, "%s has neither '%s' nor '%s' (export the "
+                        "handler's init function under one of these names)",
+                        full, symbols[0], symbols[1]);
+}
+
+const char *ws_dso_find(apr_pool_t *p, const char *full,
+                        const char *const *symbols, ws_dso_sym *out)
 {
     apr_dso_handle_t *dso;
     apr_dso_handle_sym_t sym;
     char err[256];
-    const char *what = apr_psprintf(p, "%s() in %s", symbol, full);
+    const char *msg;
 
     if (apr_dso_load(&dso, full, p) != APR_SUCCESS)
         return apr_psprintf(p, "cannot load %s: %s", full,
                             apr_dso_error(dso, err, sizeof(err)));
-    if (apr_dso_sym(&sym, dso, symbol) != APR_SUCCESS)
-        return apr_psprintf(p, "%s has no symbol '%s' (name the handler's "
-                            "init function)", full, symbol);
+    if ((msg = find_symbol(p, dso, full, symbols, &sym, &out->symbol)))
+        return msg;
     if (!is_function((void *)sym))
         return apr_psprintf(p, "'%s' in %s is data, not a function (name the "
                             "handler's init function, not a module record)",
-                            symbol, full);
+                            out->symbol, full);
+    out->full = full;
+    out->init = (ws_handler_init_fn)sym;
+    return NULL;
+}
+
+const char *ws_dso_init(apr_pool_t *p, const ws_dso_sym *found,
+                        const ws_handler **out)
+{
+    const char *what = apr_psprintf(p, "%s() in %s", found->symbol,
+                                    found->full);
     return check_table(p, what,
-                       call_init((ws_handler_init_fn)sym, full, symbol), out);
+                       call_init(found->init, found->full, found->symbol), out);
 }

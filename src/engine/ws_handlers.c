@@ -1,7 +1,8 @@
 /*
  * ws_handlers.c - which handler serves which location: WebSocketHandlerLoad
  * (loads code, main configuration only) and WebSocketHandler (selects a
- * loaded handler, with arguments, per location; in .htaccess a name only).
+ * loaded handler, with arguments, per location; in .htaccess a name only);
+ * and the loading of each file a WebSocketHandlerRoot finds (ws_root.c).
  *
  * Everything lives in the configuration pool of the cycle that read it:
  * a handler's table, its contexts and every instance.  Loading code from
@@ -106,28 +107,44 @@ static ws_location *new_instance(cmd_parms *cmd, const ws_handler_ref *ref,
 
 /* --- loading ---------------------------------------------------------------- */
 
-/* One init per (file, symbol) per cycle, however many names load it. */
-static const char *open_handler(cmd_parms *cmd, const char *path,
-                                const char *symbol, ws_handler_ref *ref)
+/* One init per (file, symbol) per cycle, however many names, locations or
+ * handler roots use it: the init is found first (cheap, and which of
+ * several conventional names a root's file exports decides the key), then
+ * called only if this cycle has not called it yet. */
+static const char *open_file(cmd_parms *cmd, const char *full,
+                             const char *const *symbols, ws_handler_ref *ref)
 {
-    const char *full = ap_server_root_relative(cmd->pool, path);
+    ws_dso_sym found;
     const char *key, *err;
     const ws_handler *h;
 
-    if (!full)
-        return apr_psprintf(cmd->pool, "invalid path '%s'", path);
+    if ((err = ws_dso_find(cmd->pool, full, symbols, &found)))
+        return err;
     if (!by_file)
         by_file = apr_hash_make(cmd->pool);
-    key = apr_pstrcat(cmd->pool, full, "#", symbol, NULL);
+    key = apr_pstrcat(cmd->pool, full, "#", found.symbol, NULL);
     if (!(h = apr_hash_get(by_file, key, APR_HASH_KEY_STRING))) {
-        if ((err = ws_dso_open(cmd->pool, full, symbol, &h)))
+        if ((err = ws_dso_init(cmd->pool, &found, &h)))
             return err;
         apr_hash_set(by_file, key, APR_HASH_KEY_STRING, h);
     }
     ref->path = full;
-    ref->symbol = apr_pstrdup(cmd->pool, symbol);
+    ref->symbol = apr_pstrdup(cmd->pool, found.symbol);
     ref->h = h;
     return NULL;
+}
+
+static const char *open_handler(cmd_parms *cmd, const char *path,
+                                const char *symbol, ws_handler_ref *ref)
+{
+    const char *full = ap_server_root_relative(cmd->pool, path);
+    const char *symbols[2];
+
+    if (!full)
+        return apr_psprintf(cmd->pool, "invalid path '%s'", path);
+    symbols[0] = symbol;
+    symbols[1] = NULL;
+    return open_file(cmd, full, symbols, ref);
 }
 
 static int valid_name(const char *name)
@@ -252,6 +269,32 @@ const char *ws_handlers_select(cmd_parms *cmd, int argc, char *const argv[],
                          argc - 1, argv + 1, &ctx)))
         return apr_pstrcat(cmd->pool, "WebSocketHandler: ", err, NULL);
     *out = new_instance(cmd, &l->ref, cmd->path, ctx);
+    return NULL;
+}
+
+/* --- handler roots ---------------------------------------------------------- */
+
+/* One file of a WebSocketHandlerRoot (ws_root.c): loaded like
+ * WebSocketHandlerLoad with no arguments, named after the path it serves,
+ * and one instance for that path, as if a <Location> said WebSocketHandler
+ * with no arguments.  NULL or the message to print. */
+const char *ws_handlers_load_root_file(cmd_parms *cmd, const char *full,
+                                       const char *const *symbols,
+                                       const char *where,
+                                       const ws_location **out)
+{
+    ws_handler_ref *ref = apr_pcalloc(cmd->pool, sizeof(*ref));
+    const char *err;
+    void *ctx;
+
+    ref->name = where;
+    if ((err = open_file(cmd, full, symbols, ref))
+        || (err = configure(cmd, ref, ref->h->on_load, NULL, 0, NULL,
+                            &ref->ctx))
+        || (err = configure(cmd, ref, ref->h->on_location, where, 0, NULL,
+                            &ctx)))
+        return err;
+    *out = new_instance(cmd, ref, where, ctx);
     return NULL;
 }
 

@@ -24,6 +24,7 @@
 #include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 #include "apr_atomic.h"
+#include "apr_hash.h"
 
 #include "mod_websocket.h"
 #include "wsp_frame.h"
@@ -102,6 +103,12 @@ typedef struct ws_dir_conf {
     int                   slow_close;     /* WebSocketSlowSubscriber: 0 drop,
                                              else the close code; -1 unset */
 } ws_dir_conf;
+
+/* Per-server settings (ws_root.c). */
+typedef struct ws_server_conf {
+    apr_hash_t *paths;     /* WebSocketHandlerRoot: URL path -> ws_location;
+                              NULL: this server has no root */
+} ws_server_conf;
 
 #define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
 #define WS_DEFAULT_SEND_TIMEOUT apr_time_from_sec(60)
@@ -332,9 +339,22 @@ const char *ws_handlers_select(cmd_parms *cmd, int argc, char *const argv[],
 void        ws_handlers_pre_config(void);
 int         ws_handlers_in_use(void);
 void        ws_handlers_child_init(apr_pool_t *pchild);
+const char *ws_handlers_load_root_file(cmd_parms *cmd, const char *full,
+                                       const char *const *symbols,
+                                       const char *where,
+                                       const ws_location **out);
 void       *ws_config_alloc_fn(ws_config *cfg, size_t n);
 void        ws_config_error_fn(ws_config *cfg, const char *msg);
 const char *ws_config_where_fn(ws_config *cfg);
 void       *ws_config_handler_ctx_fn(ws_config *cfg);
+
+/* ws_root.c: WebSocketHandlerRoot */
+void       *ws_root_create_server_conf(apr_pool_t *p, server_rec *s);
+void       *ws_root_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+const char *ws_root_set(cmd_parms *cmd, void *dconf, const char *arg);
+void        ws_root_pre_config(void);
+void        ws_root_log_found(void);
+int         ws_root_fixups(request_rec *r, const char *handler_name);
+const ws_dir_conf *ws_root_dir_conf(request_rec *r, const ws_dir_conf *conf);
 
 #endif

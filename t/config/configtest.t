@@ -112,7 +112,31 @@ my @bad = (
               qr/positive|number|invalid|must|bytes/i ], $load_echo ] } qw(abc 0 -5)),
 );
 
-plan tests => 2 * @bad + 12;
+# WebSocketHandlerRoot: [name, directory => { file => target }, regexps]
+# (target: a path to link to, or \'text' for a file with that text).  Each
+# tree is made under the temp directory; the case's config names it
+# relative to ServerRoot, as a user would.
+my @bad_roots = (
+    [ 'a root whose init returns NULL', { 'n/null_handler.so' => $test_so },
+      [ qr/WebSocketHandlerRoot \S+root-\d+/, qr{root-\d+/n/null_handler\.so \(for /n/null_handler\)},
+        qr/null_handler\(\).*returned NULL/ ] ],
+    [ 'a root whose file lacks both init names', { 'nosuch.so' => $test_so },
+      [ qr/WebSocketHandlerRoot/, qr/nosuch\.so has neither 'ws_handler_init' nor 'nosuch'/ ] ],
+    [ 'a root whose file names a data symbol', { 'data_symbol.so' => $test_so },
+      [ qr/WebSocketHandlerRoot/, qr/'data_symbol' in \S+data_symbol\.so is data, not a function/ ] ],
+    [ 'a root whose init crashes', { 'crash_handler.so' => $test_so },
+      [ qr/crash_handler\(\) in \S+root-\d+\/crash_handler\.so crashed/ ] ],
+    [ 'a root whose init speaks another ABI', { 'future_abi_handler.so' => $test_so },
+      [ qr/WebSocketHandlerRoot/, qr/future_abi_handler\.so.*ABI version 42/ ] ],
+    [ 'a root with a text file named x.so', { 'x.so' => \"not ELF\n" },
+      [ qr/WebSocketHandlerRoot/, qr/cannot load \S+root-\d+\/x\.so/ ] ],
+    [ 'a root with a dangling link named y.so', { 'y.so' => "/nonexistent/y.so" },
+      [ qr/WebSocketHandlerRoot/, qr/y\.so: cannot stat it/ ] ],
+    [ 'a root that loops through a symbolic link', { 'loop' => '.' },
+      [ qr/WebSocketHandlerRoot/, qr/more than 16 directories deep/ ] ],
+);
+
+plan tests => 2 * @bad + 2 * @bad_roots + 25;
 
 my $dir = tempdir('mod_websocket-configtest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $n = 0;
@@ -155,6 +179,78 @@ for my $case (@bad) {
     my @missing = grep { $out !~ $_ } @$patterns;
     ok(!@missing, "$name: message names the directive and the problem")
         or diag("expected it to match: @missing");
+}
+
+# A tree under $dir/root-<n>: links or text files; returns its name
+# relative to $dir (the ServerRoot of every case).
+my $roots = 0;
+sub make_root {
+    my ($files) = @_;
+    my $name = 'root-' . ++$roots;
+    mkdir "$dir/$name" or die "$dir/$name: $!";
+    for my $rel (sort keys %$files) {
+        my $path = "$dir/$name/$rel";
+        (my $parent = $path) =~ s{/[^/]+$}{};
+        system('mkdir', '-p', $parent) == 0 or die "mkdir $parent";
+        if (ref $files->{$rel}) {
+            open my $fh, '>', $path or die "$path: $!";
+            print $fh ${ $files->{$rel} };
+            close $fh;
+        } else {
+            symlink($files->{$rel}, $path) or die "symlink $path: $!";
+        }
+    }
+    return $name;
+}
+
+for my $case (@bad_roots) {
+    my ($name, $files, $patterns) = @$case;
+    my ($rc, $out) = configtest('', 'WebSocketHandlerRoot ' . make_root($files));
+    diag("$name: $out");
+    ok($rc != 0, "$name: httpd -t fails (exit $rc)");
+    my @missing = grep { $out !~ $_ } @$patterns;
+    ok(!@missing, "$name: message names the directive, the file and the problem")
+        or diag("expected it to match: @missing");
+}
+
+{
+    my ($rc, $out) = configtest('', "WebSocketHandlerRoot no-such-dir");
+    ok($rc != 0 && $out =~ m{WebSocketHandlerRoot: \S+/no-such-dir is not a directory},
+       'a root that does not exist: refused') or diag("output: $out");
+    ($rc, $out) = configtest('', "WebSocketHandlerRoot $echo");
+    ok($rc != 0 && $out =~ /mod_websocket_echo\.so is not a directory/,
+       'a root that is a file: refused') or diag("output: $out");
+    ($rc, $out) = configtest("WebSocketHandlerRoot $build");
+    ok($rc != 0 && $out =~ /WebSocketHandlerRoot/ && $out =~ /not allowed (here|in <Location> context)|cannot occur within/,
+       'WebSocketHandlerRoot inside a Location: refused') or diag("output: $out");
+    my $a = make_root({ 'echo.so' => $echo });
+    my $b = make_root({ 'echo.so' => $echo });
+    ($rc, $out) = configtest('', "WebSocketHandlerRoot $a\nWebSocketHandlerRoot $b");
+    ok($rc != 0 && $out =~ m{both \S+$a/echo\.so and \S+$b/echo\.so would serve /echo},
+       'two roots with the same path: refused, naming both files') or diag("output: $out");
+
+    # A good root: nested, both conventions, and what is not a handler
+    # (a text file, a hidden .so, a directory without one) is passed over.
+    # One WS00006 line per handler (not two: configtest reads the
+    # configuration once; startup logs after its second reading only).
+    my $good = make_root({ 'echo.so' => $echo, 'deep/er/room.so' => "$build/mod_websocket_room.so",
+                           'a/b.so' => "$build/mod_websocket_roottest.so",
+                           'README.txt' => \"text\n", '.hidden.so' => \"text\n",
+                           'empty/.keep' => \"" });
+    ($rc, $out) = configtest("WebSocketProtocol p",
+                             "LogLevel warn websocket:info\nWebSocketHandlerRoot $good");
+    ok($rc == 0 && $out =~ /Syntax OK/, 'a good root: httpd -t passes') or diag("output: $out");
+    my @lines = $out =~ /WS00006: ([^\n]*)/g;
+    is(scalar @lines, 3, '... one WS00006 line per handler') or diag("output: $out");
+    like($out, qr{WS00006: WebSocketHandlerRoot \S+/$good: \S+/$good/a/b\.so serves /a/b \(init function ws_handler_init\)},
+         '... a/b.so serves /a/b through ws_handler_init');
+    like($out, qr{\S+/$good/deep/er/room\.so serves /deep/er/room \(init function room\)},
+         '... deep/er/room.so serves /deep/er/room through room() (its file name)');
+    like($out, qr{\S+/$good/echo\.so serves /echo \(init function echo\)},
+         '... echo.so serves /echo through echo()');
+    # In a virtual host, too.
+    ($rc, $out) = configtest('', "<VirtualHost 127.0.0.1:1>\n    WebSocketHandlerRoot $good\n</VirtualHost>");
+    ok($rc == 0, 'WebSocketHandlerRoot in a virtual host: httpd -t passes') or diag("output: $out");
 }
 
 my ($rc, $out) = configtest(
@@ -214,4 +310,11 @@ unlike($out, qr/WS00004/, 'WebSocketCapacityWarning 0: no capacity warning');
     like($shipped, qr/Syntax OK/, 'the shipped configuration: httpd -t passes')
         or diag($shipped);
     unlike($shipped, qr/WS00004/, '... without the capacity warning');
+    # make run serves its handlers from build/handlers/ (WebSocketHandlerRoot),
+    # /echo among them with its settings-only <Location>.
+    like($text, qr{^WebSocketHandlerRoot "\Q$build\E/handlers"}m,
+         '... which serves build/handlers/ as a handler root');
+    ok(-f "$build/handlers/echo.so", '... where the build put echo.so');
+    like($shipped, qr{WS00006: WebSocketHandlerRoot \S+: \S+/handlers/echo\.so serves /echo \(init function echo\)},
+         '... and /echo is served from it (LogLevel websocket:info)') or diag($shipped);
 }
