@@ -4,7 +4,8 @@
 # from), and into build/bench/bin/ the load generator, the speed-of-light
 # server (both linked with the protocol core, src/core, and apr-util) and the
 # libwebsockets peer (wsload with OpenSSL, for --tls), and the TLS
-# certificate.  -Wall -Wextra; any warning is shown.
+# certificate.  The core needs zlib (permessage-deflate, wsp_deflate.c).
+# -Wall -Wextra; any warning is shown.
 
 # The TLS servers' certificate: self-signed, ECDSA P-256 (cheap handshakes,
 # and the same for every server), build/bench/tls/{cert,key}.pem, made once.
@@ -23,7 +24,7 @@ bench_build() {
     local core_cflags core_libs core_srcs
     core_srcs=$(ls "$ROOT"/src/core/wsp_*.c)
     core_cflags="-I$ROOT/src/core $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes)"
-    core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs)"
+    core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs) $(pkg-config --libs zlib)"
     mkdir -p "$BIN" "$BB/modules"
     bench_cert
     make -s -C "$ROOT" build >&2
