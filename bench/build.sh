@@ -30,7 +30,14 @@ bench_build() {
     make -s -C "$ROOT" build >&2
     # The servers load a snapshot, so a rebuild in the tree during a run
     # cannot change what is measured; its commit goes into the results.
-    cp "$ROOT/build/mod_websocket.so" "$ROOT/build/mod_websocket_echo.so" "$BB/modules/"
+    # Copied beside and renamed over: cp onto the file a running httpd has
+    # mapped rewrites its code in place and crashes it (seen: every child
+    # of a running server segfaulting from then on).
+    local so
+    for so in mod_websocket.so mod_websocket_echo.so; do
+        cp "$ROOT/build/$so" "$BB/modules/.$so.new"
+        mv -f "$BB/modules/.$so.new" "$BB/modules/$so"
+    done
     { git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo unknown
       git -C "$ROOT" status --porcelain -- src include handlers mod_websocket.c 2>/dev/null \
           | grep -q . && echo "(with uncommitted changes in the module's sources)"
