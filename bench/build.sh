@@ -56,6 +56,7 @@ bench_build() {
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
         "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \
+        "$ROOT/bench/wsl_deflate.c" "$ROOT/bench/wsl_json.c" \
         $core_srcs $core_libs $(pkg-config --libs openssl)
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -o "$BIN/sol_server" \
