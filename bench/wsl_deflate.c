@@ -291,3 +291,12 @@ int wsl_pmd_inflate(wsl_conn *c, const uint8_t *in, size_t n, const uint8_t **ou
     c->ctx->pmd_rx_wire += n;
     return 0;
 }
+
+void wsl_pmd_report(const wsl_ctx *x)
+{
+    printf(" pmd=%llu tx_ratio=%.4f rx_ratio=%.4f rx_plain=%llu level=%d",
+           (unsigned long long)x->pmd_conns,
+           x->pmd_tx_raw ? (double)x->pmd_tx_wire / (double)x->pmd_tx_raw : 1.0,
+           x->pmd_rx_raw ? (double)x->pmd_rx_wire / (double)x->pmd_rx_raw : 1.0,
+           (unsigned long long)x->pmd_rx_plain, x->pmd_level);
+}

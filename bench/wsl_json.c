@@ -52,13 +52,16 @@ static int record(char *out, size_t room, uint64_t *x, unsigned long id, unsigne
         pick(x, flags, 6), next(x) % 10 ? "true" : "false");
 }
 
-uint8_t *wsl_json_pool(unsigned count, size_t size)
+uint8_t *wsl_json_pool(unsigned *countp, size_t size)
 {
+    /* up to 1024 messages, at most 16 MiB of them */
+    unsigned count = size > (16u << 20) / 1024 ? 1 + (unsigned)((16u << 20) / (size + 1)) : 1024;
     uint8_t *pool = malloc(count * size + 1);
     uint64_t x = 0x9E3779B97F4A7C15ull;
     unsigned long id = 1048576, ms = 4 * 3600000ul;
     unsigned m;
 
+    *countp = count;
     if (!pool)
         return NULL;
     for (m = 0; m < count; m++) {

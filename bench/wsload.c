@@ -8,18 +8,11 @@
  *
  * Any mode with --tls (or -T): wss://, TLS through OpenSSL on the same
  * non-blocking epoll loop, no certificate verification.
- * --deflate: offer permessage-deflate (wsl_deflate.c); where the server
- * agrees, every data message is compressed by the client (zlib level
- * --deflate-level, default 1) and every compressed echo inflated before it
- * is checked.  RESULT adds pmd= (connections that agreed), tx_ratio and
- * rx_ratio (compressed ÷ uncompressed payload bytes, client to server and
- * back; rx counts only messages that came compressed) and rx_plain (data
- * messages that came back uncompressed).  --deflate-no-context: the client
- * never keeps its compressor's context, even where it may.
- * --json: text messages from a pool of distinct JSON-like texts of SIZE
- * bytes (wsl_json.c) instead of one fixed pattern; each connection walks
- * the pool from its own offset, and every echo is checked against the
- * message it answers.
+ * --deflate: offer permessage-deflate; messages are compressed and inflated
+ * per message (wsl_deflate.c).  RESULT adds pmd= (connections that agreed),
+ * tx_ratio/rx_ratio (wire ÷ uncompressed payload bytes each way) and
+ * rx_plain (echoes that came uncompressed).  --json: messages from a pool
+ * of varying JSON-like texts (wsl_json.c), each echo checked against its own.
  *
  * echo: CONNS connections, each with DEPTH messages of SIZE bytes (text, or
  *   binary with -b) in flight; every echo is checked and answered with a new
@@ -372,20 +365,6 @@ static void print_latency(void)
            wsl_hist_quantile(&G.hist, 0.99) / 1000.0);
 }
 
-/* --deflate: what was agreed, and the compression both ways. */
-static void print_pmd(void)
-{
-    const wsl_ctx *x = &G.ctx;
-
-    if (!G.deflate)
-        return;
-    printf(" pmd=%llu tx_ratio=%.4f rx_ratio=%.4f rx_plain=%llu level=%d",
-           (unsigned long long)x->pmd_conns,
-           x->pmd_tx_raw ? (double)x->pmd_tx_wire / (double)x->pmd_tx_raw : 1.0,
-           x->pmd_rx_raw ? (double)x->pmd_rx_wire / (double)x->pmd_rx_raw : 1.0,
-           (unsigned long long)x->pmd_rx_plain, G.level);
-}
-
 static uint64_t errors(void)
 {
     return G.bad_echo + G.lost + G.timeouts + G.failed_open
@@ -434,7 +413,8 @@ static int mode_echo(void)
            secs, (unsigned long long)G.count, G.count / secs,
            G.count * (double)G.size / secs / 1e6);
     print_latency();
-    print_pmd();
+    if (G.deflate)
+        wsl_pmd_report(&G.ctx);
     report_errors();
     printf("\n");
     return errors() ? 1 : 0;
@@ -531,7 +511,8 @@ static int mode_hold(void)
            (unsigned long long)G.ctx.connect_fail);
     if (G.deflate || G.json)
         printf(" primed=%llu", (unsigned long long)G.primed);
-    print_pmd();
+    if (G.deflate)
+        wsl_pmd_report(&G.ctx);
     report_errors();
     printf("\n");
     return opened < G.n ? 2 : (G.echoed < (uint64_t)G.n || errors()) ? 1 : 0;
@@ -629,9 +610,8 @@ int main(int argc, char **argv)
     }
     G.c = calloc((size_t)G.n, sizeof(*G.c));
     G.pending = calloc((size_t)G.n, sizeof(*G.pending));
-    /* --json: up to 1024 distinct messages, at most 16 MiB of them */
-    G.npool = !G.json ? 1 : G.size > (16 << 20) / 1024 ? 1 + (unsigned)((16 << 20) / (G.size + 1)) : 1024;
-    G.payload = G.json ? wsl_json_pool(G.npool, (size_t)G.size) : malloc((size_t)G.size + 1);
+    G.npool = 1;
+    G.payload = G.json ? wsl_json_pool(&G.npool, (size_t)G.size) : malloc((size_t)G.size + 1);
     if (!G.c || !G.pending || !G.payload)
         return 2;
     for (opt = 0; !G.json && opt < G.size; opt++)

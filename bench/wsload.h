@@ -179,13 +179,16 @@ int  wsl_pmd_accept(wsl_conn *c, const char *answer);
 int  wsl_pmd_deflate(wsl_conn *c, const void *in, size_t n, const uint8_t **out, size_t *out_len);
 int  wsl_pmd_inflate(wsl_conn *c, const uint8_t *in, size_t n, const uint8_t **out, size_t *out_len);
 void wsl_pmd_free(wsl_conn *c);
+/* RESULT fields: " pmd=N tx_ratio=R rx_ratio=R rx_plain=N level=L". */
+void wsl_pmd_report(const wsl_ctx *ctx);
 void wsl_pmd_ctx_free(wsl_ctx *ctx);
 
 /* ---- test messages (wsl_json.c) --------------------------------------------- */
 
-/* count distinct JSON-like texts of exactly size bytes each, one after the
- * other in one buffer (malloc'd): an array of event records, every field
- * drawn from a fixed-seed generator, so every run sends the same stream. */
-uint8_t *wsl_json_pool(unsigned count, size_t size);
+/* Distinct JSON-like texts of exactly size bytes each (*count of them, up
+ * to 1024 and 16 MiB), one after the other in one buffer (malloc'd): arrays
+ * of event records, every field drawn from a fixed-seed generator, so every
+ * run sends the same stream. */
+uint8_t *wsl_json_pool(unsigned *count, size_t size);
 
 #endif
