@@ -4,7 +4,8 @@
 # from), and into build/bench/bin/ the load generator, the speed-of-light
 # server (both linked with the protocol core, src/core, and apr-util) and the
 # libwebsockets peer (wsload with OpenSSL, for --tls), and the TLS
-# certificate.  -Wall -Wextra; any warning is shown.
+# certificate.  The core needs zlib (permessage-deflate, wsp_deflate.c).
+# -Wall -Wextra; any warning is shown.
 
 # The TLS servers' certificate: self-signed, ECDSA P-256 (cheap handshakes,
 # and the same for every server), build/bench/tls/{cert,key}.pem, made once.
@@ -23,13 +24,20 @@ bench_build() {
     local core_cflags core_libs core_srcs
     core_srcs=$(ls "$ROOT"/src/core/wsp_*.c)
     core_cflags="-I$ROOT/src/core $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes)"
-    core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs)"
+    core_libs="$(apu-1-config --link-ld --libs) $(apr-1-config --link-ld --libs) $(pkg-config --libs zlib)"
     mkdir -p "$BIN" "$BB/modules"
     bench_cert
     make -s -C "$ROOT" build >&2
     # The servers load a snapshot, so a rebuild in the tree during a run
     # cannot change what is measured; its commit goes into the results.
-    cp "$ROOT/build/mod_websocket.so" "$ROOT/build/mod_websocket_echo.so" "$BB/modules/"
+    # Copied beside and renamed over: cp onto the file a running httpd has
+    # mapped rewrites its code in place and crashes it (seen: every child
+    # of a running server segfaulting from then on).
+    local so
+    for so in mod_websocket.so mod_websocket_echo.so; do
+        cp "$ROOT/build/$so" "$BB/modules/.$so.new"
+        mv -f "$BB/modules/.$so.new" "$BB/modules/$so"
+    done
     { git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo unknown
       git -C "$ROOT" status --porcelain -- src include handlers mod_websocket.c 2>/dev/null \
           | grep -q . && echo "(with uncommitted changes in the module's sources)"
@@ -48,6 +56,7 @@ bench_build() {
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
         "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \
+        "$ROOT/bench/wsl_deflate.c" "$ROOT/bench/wsl_json.c" \
         $core_srcs $core_libs $(pkg-config --libs openssl)
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -o "$BIN/sol_server" \

@@ -44,6 +44,10 @@ BEGIN {
     label["modws_old"] = "mod_websocket (old build)"
     label["modws_tls"] = "mod_websocket wss"; label["uws_tls"] = "uWebSockets wss"
     label["ws_tls"] = "Node ws wss"; label["lws_tls"] = "libwebsockets wss"
+    label["modws_pmd"] = "mod_websocket deflate shared"; label["modws_pmd_ded"] = "mod_websocket deflate dedicated"
+    label["uws_pmd"] = "uWebSockets deflate shared"; label["uws_pmd_ded"] = "uWebSockets deflate dedicated"
+    label["ws_pmd"] = "Node ws deflate"; label["py_pmd"] = "Python websockets deflate"
+    label["lws_pmd"] = "libwebsockets deflate"
     title["echo-1x1"] = "Echo, 1 connection × 1 message in flight, 32-byte text"
     title["echo-1x16"] = "Echo, 1 connection × 16 in flight, 32-byte text"
     title["echo-64x1"] = "Echo, 64 connections × 1 in flight, 32-byte text"
@@ -59,6 +63,9 @@ BEGIN {
     title["wss-echo-64x16"] = "wss:// echo, 64 connections × 16 in flight, 32-byte text (speed-of-light and mod_websocket: plain ws://)"
     title["wss-binary-8x64k"] = "wss:// echo, 8 connections × 1 in flight, 64 KiB binary (speed-of-light and mod_websocket: plain ws://)"
     title["hold-10k-wss"] = "Idle hold over wss://, 10,000 connections"
+    title["deflate-64x1"] = "permessage-deflate echo, 64 connections × 1 in flight, 4 KiB JSON-like text (speed-of-light and mod_websocket: uncompressed)"
+    title["deflate-64x16"] = "permessage-deflate echo, 64 connections × 16 in flight, 4 KiB JSON-like text (speed-of-light and mod_websocket: uncompressed)"
+    title["hold-10k-deflate"] = "Idle hold, 10,000 connections, permessage-deflate negotiated, one 4 KiB message echoed first"
 }
 
 {
@@ -75,6 +82,10 @@ BEGIN {
         vals[key] = vals[key] " " metric
         p50[key] = p50[key] " " kv(r, "p50_us"); p99[key] = p99[key] " " kv(r, "p99_us")
         if (s ~ /binary/) msgs[key] = msgs[key] " " kv(r, "msg_s")
+        if (s ~ /^deflate/) {
+            pmd[key] = kv(r, "pmd"); txr[key] = txr[key] " " kv(r, "tx_ratio")
+            rxr[key] = rxr[key] " " kv(r, "rx_ratio"); rxp[key] = kv(r, "rx_plain")
+        }
     }
 }
 
@@ -141,6 +152,28 @@ END {
         }
         printf "\n"
     }
+    # deflate rows: each server relative to mod_websocket's shared mode and
+    # to uncompressed mod_websocket, in the same repetition.
+    dfl = 0
+    for (k = 1; k <= ns; k++) if (scen[k] ~ /^deflate-/) dfl = 1
+    if (dfl) {
+        printf "### permessage-deflate relative to mod_websocket\n\n"
+        printf "Each cell: median over the repetitions of (server ÷ mod_websocket deflate shared in the same repetition); "
+        printf "in brackets ÷ mod_websocket uncompressed (same messages, no deflate offered back).\n\n| scenario |"
+        for (i = 1; i <= nv; i++) if (servers[i] ~ /_pmd/) printf " %s |", label[servers[i]]
+        printf "\n|---|"
+        for (i = 1; i <= nv; i++) if (servers[i] ~ /_pmd/) printf "---:|"
+        printf "\n"
+        for (k = 1; k <= ns; k++) {
+            s = scen[k]
+            if (s !~ /^deflate-/) continue
+            printf "| %s |", s
+            for (i = 1; i <= nv; i++) if (servers[i] ~ /_pmd/)
+                printf " %s [%s] |", paired2(s, servers[i], "modws_pmd"), paired2(s, servers[i], "modws")
+            printf "\n"
+        }
+        printf "\n"
+    }
     # Summary: every server's median as a ratio to speed-of-light.
     printf "### Summary: throughput relative to the speed-of-light server\n\n"
     printf "Each cell: median over the repetitions of (server ÷ speed-of-light in the same repetition); "
@@ -162,36 +195,45 @@ END {
     for (k = 1; k <= ns; k++) {
         s = scen[k]
         if (s ~ /^hold/) {
+            dh = (s ~ /deflate/)
             printf "### %s (`%s`)\n\n", title[s], s
-            printf "| server | target | opened | still open, echoed | pings → pongs | RSS KiB/conn | PSS KiB/conn | threads before → held | processes | most fds in one process | connect s |\n"
-            printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            printf "| server | target | opened | still open, echoed | pings → pongs | RSS KiB/conn | PSS KiB/conn | threads before → held | processes | most fds in one process | connect s |%s\n", dh ? " first echoed | deflate agreed | rx ratio |" : ""
+            printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s\n", dh ? "---:|---:|---:|" : ""
             for (i = 1; i <= nv; i++) {
                 key = s SUBSEP servers[i]
                 if (!(key in hold)) continue
                 r = hold[key]; o = kv(r, "opened") + 0
-                printf "| %s | %d | %d | %d, %d | %d → %d | %s | %s | %d → %d | %d | %d | %s |\n", label[servers[i]],
+                printf "| %s | %d | %d | %d, %d | %d → %d | %s | %s | %d → %d | %d | %d | %s |", label[servers[i]],
                     kv(r, "target"), o, kv(r, "still_open"), kv(r, "echoed"), kv(r, "pings"), kv(r, "pongs"),
                     o ? sprintf("%.1f", (kv(r, "rss") - kv(r, "rss_before")) / o) : "-",
                     o ? sprintf("%.1f", (kv(r, "pss") - kv(r, "pss_before")) / o) : "-",
                     kv(r, "thr_before"), kv(r, "thr"), kv(r, "procs"), kv(r, "fdmax"), kv(r, "connect_s")
+                if (dh) printf " %s | %s | %s |", kv(r, "primed"), kv(r, "pmd"), kv(r, "pmd") + 0 ? sprintf("%.3f", kv(r, "rx_ratio")) : "-"
+                printf "\n"
             }
             printf "\n"
             continue
         }
         unit = (s ~ /binary/) ? "MB/s" : (s ~ /^(handshake|churn)/) ? "per s" : "msg/s"
         printf "### %s (`%s`)\n\n", title[s], s
-        printf "| server | %s (median) | × speed-of-light | paired ×%s | p50 µs | p99 µs | runs |\n", unit, (s ~ /binary/ ? " | msg/s" : "")
-        printf "|---|---:|---:|---:|%s---:|---:|---|\n", (s ~ /binary/ ? "---:|" : "")
+        df = (s ~ /^deflate/)
+        printf "| server | %s (median) | × speed-of-light | paired ×%s | p50 µs | p99 µs | runs |%s\n", unit, (s ~ /binary/ ? " | msg/s" : ""),
+            df ? " deflate agreed | wire ÷ payload, client → server | wire ÷ payload, server → client | echoes uncompressed |" : ""
+        printf "|---|---:|---:|---:|%s---:|---:|---|%s\n", (s ~ /binary/ ? "---:|" : ""), df ? "---:|---:|---:|---:|" : ""
         ref = median(vals[s SUBSEP "sol"])
         for (i = 1; i <= nv; i++) {
             key = s SUBSEP servers[i]
             if (!(key in runs)) continue
             m = median(vals[key])
-            printf "| %s | %s | %s | %s |%s %s | %s | %s |\n", label[servers[i]],
+            printf "| %s | %s | %s | %s |%s %s | %s | %s |", label[servers[i]],
                 (s ~ /binary/ && m != "") ? sprintf("%.0f", m) : human(m), ratio(m, ref), paired(s, servers[i]),
                 (s ~ /binary/ ? " " human(median(msgs[key])) " |" : ""),
                 median(p50[key]) == "" ? "-" : sprintf("%.0f", median(p50[key])),
                 median(p99[key]) == "" ? "-" : sprintf("%.0f", median(p99[key])), runs[key]
+            # deflate: connections that agreed (last run), the ratios (medians; 1 = not compressed)
+            if (df) printf " %s | %s | %s | %s |", pmd[key], pmd[key] + 0 ? sprintf("%.3f", median(txr[key])) : "-",
+                pmd[key] + 0 ? sprintf("%.3f", median(rxr[key])) : "-", pmd[key] + 0 ? rxp[key] : "-"
+            printf "\n"
         }
         printf "\n"
     }

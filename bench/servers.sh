@@ -14,6 +14,15 @@
 #   ws_tls     Node ws on https.createServer, wss://                 19114
 #   lws_tls    libwebsockets with its OpenSSL context, wss://        19116
 #   (the *_tls servers use build/bench/tls/{cert,key}.pem; sol has no TLS)
+#   permessage-deflate (bench/run's deflate groups; sol has none):
+#   modws_pmd      as modws, WebSocketDeflate On (shared mode)           19121
+#   modws_pmd_ded  as modws, WebSocketDeflateMode dedicated              19122
+#   uws_pmd        uWebSockets, SHARED_COMPRESSOR|SHARED_DECOMPRESSOR     19123
+#   uws_pmd_ded    uWebSockets, DEDICATED_COMPRESSOR_16KB (window 11,
+#                  memLevel 4, as modws dedicated)|SHARED_DECOMPRESSOR    19124
+#   ws_pmd         Node ws, perMessageDeflate: true (its defaults)        19125
+#   py_pmd         Python websockets, compression="deflate" (its default) 19126
+#   lws_pmd        libwebsockets with lws_extension_callback_pm_deflate   19127
 #   sol        bench/sol_server.c, single-threaded epoll            19102
 #   uws        uWebSockets.js (native)                              19103
 #   ws         Node ws                                              19104
@@ -28,12 +37,18 @@ RUN_GROUP=$(id -gn "$RUN_USER" 2>/dev/null || echo nogroup)
 
 declare -A SRV_PORT=([modws]=19101 [sol]=19102 [uws]=19103 [ws]=19104 [py]=19105
                      [lws]=19106 [proxy]=19107 [modws100k]=19108 [modws_old]=19109
-                     [modws_tls]=19111 [uws_tls]=19113 [ws_tls]=19114 [lws_tls]=19116)
+                     [modws_tls]=19111 [uws_tls]=19113 [ws_tls]=19114 [lws_tls]=19116
+                     [modws_pmd]=19121 [modws_pmd_ded]=19122 [uws_pmd]=19123 [uws_pmd_ded]=19124
+                     [ws_pmd]=19125 [py_pmd]=19126 [lws_pmd]=19127)
 declare -A SRV_LABEL=([modws]="mod_websocket" [sol]="speed-of-light" [uws]="uWebSockets"
                       [ws]="Node ws" [py]="Python websockets" [lws]="libwebsockets"
                       [proxy]="httpd proxy -> ws" [modws100k]="mod_websocket (8 children)"
                       [modws_old]="mod_websocket (old build)" [modws_tls]="mod_websocket wss"
-                      [uws_tls]="uWebSockets wss" [ws_tls]="Node ws wss" [lws_tls]="libwebsockets wss")
+                      [uws_tls]="uWebSockets wss" [ws_tls]="Node ws wss" [lws_tls]="libwebsockets wss"
+                      [modws_pmd]="mod_websocket deflate shared" [modws_pmd_ded]="mod_websocket deflate dedicated"
+                      [uws_pmd]="uWebSockets deflate shared" [uws_pmd_ded]="uWebSockets deflate dedicated"
+                      [ws_pmd]="Node ws deflate" [py_pmd]="Python websockets deflate"
+                      [lws_pmd]="libwebsockets deflate")
 PROXY_BACKEND_PORT=19157
 
 srv_dir() { echo "$BB/srv-$1"; }
@@ -110,6 +125,12 @@ srv_start() {
     modws_tls) render_httpd_conf modws_tls "$ROOT/bench/httpd.conf.in" 1 1 25 700
                add_modws_conf modws_tls
                start_httpd modws_tls -D BENCH_TLS ;;
+    modws_pmd) render_httpd_conf modws_pmd "$ROOT/bench/httpd.conf.in" 1 1 25 700
+               add_modws_conf modws_pmd
+               start_httpd modws_pmd -D BENCH_DEFLATE ;;
+    modws_pmd_ded) render_httpd_conf modws_pmd_ded "$ROOT/bench/httpd.conf.in" 1 1 25 700
+               add_modws_conf modws_pmd_ded
+               start_httpd modws_pmd_ded -D BENCH_DEFLATE -D BENCH_DEFLATE_DEDICATED ;;
     modws100k) render_httpd_conf modws100k "$ROOT/bench/httpd.conf.in" 8 8 25 700
                add_modws_conf modws100k
                start_httpd modws100k ;;
@@ -119,6 +140,11 @@ srv_start() {
     uws_tls)   start_bg uws_tls node "$ROOT/bench/peers/uws_echo.js" "$port" "$TLS_CERT" "$TLS_KEY" ;;
     ws_tls)    start_bg ws_tls node "$ROOT/bench/peers/ws_echo.js" "$port" "$TLS_CERT" "$TLS_KEY" ;;
     uws)       start_bg uws node "$ROOT/bench/peers/uws_echo.js" "$port" ;;
+    uws_pmd)   DEFLATE=shared start_bg uws_pmd node "$ROOT/bench/peers/uws_echo.js" "$port" ;;
+    uws_pmd_ded) DEFLATE=dedicated start_bg uws_pmd_ded node "$ROOT/bench/peers/uws_echo.js" "$port" ;;
+    ws_pmd)    DEFLATE=1 start_bg ws_pmd node "$ROOT/bench/peers/ws_echo.js" "$port" ;;
+    py_pmd)    DEFLATE=1 start_bg py_pmd /usr/bin/python3 "$ROOT/bench/peers/py_echo.py" "$port" ;;
+    lws_pmd)   DEFLATE=1 start_bg lws_pmd "$BIN/lws_echo" "$port" ;;
     ws)        start_bg ws node "$ROOT/bench/peers/ws_echo.js" "$port" ;;
     py)        start_bg py /usr/bin/python3 "$ROOT/bench/peers/py_echo.py" "$port" ;;
     proxy)     start_bg proxy node "$ROOT/bench/peers/ws_echo.js" "$PROXY_BACKEND_PORT"
@@ -149,7 +175,7 @@ srv_pids() {
     [ -n "$main" ] || return 0
     echo "$main"
     case $1 in
-    modws|modws100k|modws_old|modws_tls|proxy) pgrep -P "$main" || true ;;
+    modws|modws100k|modws_old|modws_tls|modws_pmd|modws_pmd_ded|proxy) pgrep -P "$main" || true ;;
     esac
     if [ "$1" = proxy ] && [ -f "$(srv_dir proxy)/proxy.pid" ]; then
         cat "$(srv_dir proxy)/proxy.pid"

@@ -8,6 +8,10 @@
  * handling a whole read.  Input: one read() per readiness event, fed to the
  * core's wsp_reader (client side: frames must not be masked).
  *
+ * permessage-deflate (ctx->pmd_offer, wsl_deflate.c): offered in the
+ * request; if agreed, data messages go out compressed (RSV1) and compressed
+ * ones coming in are inflated before the mode sees them.
+ *
  * TLS (wsl_ctx_tls): the same loop with OpenSSL on the non-blocking socket.
  * The TLS handshake runs in state WSL_TLS between connect and the upgrade
  * request; SSL_ERROR_WANT_READ/WRITE choose the epoll interest.  Reads use
@@ -119,6 +123,7 @@ void wsl_ctx_free(wsl_ctx *ctx)
     if (ctx->ep >= 0)
         close(ctx->ep);
     free(ctx->rbuf);
+    wsl_pmd_ctx_free(ctx);
     if (ctx->tls)
         SSL_CTX_free(ctx->tls);
 }
@@ -203,6 +208,18 @@ static ssize_t conn_write(wsl_conn *c, const void *buf, size_t len, int *want_wr
 static int rd_message(void *ud, int opcode, const uint8_t *data, size_t len)
 {
     wsl_conn *c = ud;
+
+    if (opcode & WSP_MSG_COMPRESSED) {  /* only with c->pmd: RSV1 allowed */
+        opcode &= ~WSP_MSG_COMPRESSED;
+        if (wsl_pmd_inflate(c, data, len, &data, &len) != 0) {
+            c->ctx->last_error = "bad compressed message";
+            if (!c->end_pending)
+                c->end_pending = WSL_END_PROTO + 1;
+            return 1;
+        }
+    }
+    else if (c->pmd)
+        c->ctx->pmd_rx_plain++;
     if (c->ctx->ev.on_message)
         c->ctx->ev.on_message(c, opcode, data, len);
     return c->end_pending;             /* stop if the mode ended it */
@@ -288,6 +305,7 @@ void wsl_end(wsl_conn *c, int why)
         wsp_reader_free(&c->rd);
         c->rd_live = 0;
     }
+    wsl_pmd_free(c);
     ctx->ends[why]++;
     if (ctx->ev.on_end)
         ctx->ev.on_end(c, why);
@@ -347,7 +365,7 @@ static void send_upgrade(wsl_conn *c)
 {
     wsl_ctx *ctx = c->ctx;
     unsigned char nonce[16];
-    char key[32], req[512];
+    char key[32], req[768];
     uint64_t r1 = wsl_rand(ctx), r2 = wsl_rand(ctx);
     int n, ww;
 
@@ -357,8 +375,8 @@ static void send_upgrade(wsl_conn *c)
     wsp_accept_key(key, c->accept);
     n = snprintf(req, sizeof(req),
                  "%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                 ctx->request_head, key);
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                 ctx->request_head, key, ctx->pmd_offer ? wsl_pmd_offer() : "");
     if (conn_write(c, req, (size_t)n, &ww) != n) {  /* a fresh socket takes 200 bytes */
         ctx->last_errno = errno;
         fail(c, WSL_END_ERROR, "write of the upgrade request failed");
@@ -454,7 +472,7 @@ static int header_value(const char *head, const char *name, char *out, size_t ou
 
 static int check_101(wsl_conn *c, const char *head)
 {
-    char v[128];
+    char v[256];
 
     if (strncmp(head, "HTTP/1.1 101", 12) != 0)
         return -1;
@@ -465,6 +483,10 @@ static int check_101(wsl_conn *c, const char *head)
         return -1;
     if (!header_value(head, "Sec-WebSocket-Accept", v, sizeof(v))
         || strcmp(v, c->accept) != 0)
+        return -1;
+    /* An extension we did not offer, or an answer we cannot honour. */
+    if (header_value(head, "Sec-WebSocket-Extensions", v, sizeof(v))
+        && (!c->ctx->pmd_offer || wsl_pmd_accept(c, v) != 0))
         return -1;
     return 0;
 }
@@ -512,6 +534,8 @@ static void on_upgrade_bytes(wsl_conn *c, const uint8_t *buf, size_t len)
     }
     free(c->hs);
     c->hs = NULL;
+    if (c->pmd)
+        cfg.allowed_rsv = WSP_RSV1;
     wsp_reader_init(&c->rd, &cfg, &reader_cb, c);
     c->rd_live = 1;
     c->st = WSL_OPEN;
@@ -584,10 +608,18 @@ again:
 
 int wsl_queue(wsl_conn *c, int opcode, const void *data, size_t len)
 {
-    size_t need = WSP_MAX_HEADER_SIZE + len, hl;
+    size_t need, hl;
     uint64_t r = wsl_rand(c->ctx);
-    uint8_t key[4], *p;
+    uint8_t key[4], *p, rsv = 0;
 
+    if (c->pmd && (opcode == WSP_OP_TEXT || opcode == WSP_OP_BINARY)) {
+        const uint8_t *z;
+        if (wsl_pmd_deflate(c, data, len, &z, &len) != 0)
+            return -1;
+        data = z;
+        rsv = WSP_RSV1;
+    }
+    need = WSP_MAX_HEADER_SIZE + len;
     if (c->out_off && c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
     if (c->out_len + need > c->out_cap) {
@@ -609,7 +641,7 @@ int wsl_queue(wsl_conn *c, int opcode, const void *data, size_t len)
     }
     memcpy(key, &r, 4);
     p = c->out + c->out_len;
-    hl = wsp_frame_header_write(p, 1, 0, opcode, len, key);
+    hl = wsp_frame_header_write(p, 1, rsv, opcode, len, key);
     if (len) {
         memcpy(p + hl, data, len);
         wsp_mask(p + hl, len, key, 0);

@@ -8,6 +8,11 @@
  *
  * Any mode with --tls (or -T): wss://, TLS through OpenSSL on the same
  * non-blocking epoll loop, no certificate verification.
+ * --deflate: offer permessage-deflate; messages are compressed and inflated
+ * per message (wsl_deflate.c).  RESULT adds pmd= (connections that agreed),
+ * tx_ratio/rx_ratio (wire ÷ uncompressed payload bytes each way) and
+ * rx_plain (echoes that came uncompressed).  --json: messages from a pool
+ * of varying JSON-like texts (wsl_json.c), each echo checked against its own.
  *
  * echo: CONNS connections, each with DEPTH messages of SIZE bytes (text, or
  *   binary with -b) in flight; every echo is checked and answered with a new
@@ -20,7 +25,10 @@
  * hold: opens CONNS connections (from the source addresses SRC, e.g.
  *   127.0.0.2-127.0.0.9), writes READY_FILE, keeps them idle with a ping
  *   every PING_SECS each for HOLD_SECS, then checks that every one is still
- *   open and echoes one message.
+ *   open and echoes one message.  With --deflate or --json, each connection
+ *   first echoes one message of SIZE bytes (from the pool with --json)
+ *   before READY_FILE is written, so that any per-connection compression
+ *   state on the server exists when its memory is sampled.
  *
  * Every phase is bounded in time.  The last line on stdout is
  * "RESULT key=value ..." for the runner; exit 0 if all went well, 1 if there
@@ -41,20 +49,21 @@ static struct {
     /* options */
     enum mode mode;
     const char *host, *path, *src, *ready_file;
-    int port, conns, depth, size, binary, keep, slots, tls;
+    int port, conns, depth, size, binary, keep, slots, tls, deflate, level, json, nocontext;
     double secs, warmup, ping_secs, hold_secs;
     /* state */
     wsl_ctx ctx;
     wsl_conn *c;               /* conns + slots */
     int n;                     /* entries in c */
-    uint8_t *payload;
+    uint8_t *payload;          /* npool messages of size bytes */
+    unsigned npool;
     int running;               /* echo: send more; churn/handshake: restart */
     uint64_t win_start, win_end;
     int connecting, open;      /* during open_all */
     wsl_conn **pending;        /* slots to restart after this batch */
     int npending;
     /* counters */
-    uint64_t count, bad_echo, lost, no_fin, timeouts, echoed, failed_open;
+    uint64_t count, bad_echo, lost, no_fin, timeouts, echoed, failed_open, primed;
     wsl_hist hist;
 } G;
 
@@ -70,11 +79,21 @@ static int is_slot(const wsl_conn *c)
 
 /* ---- events ------------------------------------------------------------------- */
 
+static const uint8_t *pool_msg(uint32_t i)
+{
+    return G.payload + (size_t)i * (size_t)G.size;
+}
+
 static void send_message(wsl_conn *c)
 {
-    wsl_queue(c, G.binary ? WSP_OP_BINARY : WSP_OP_TEXT, G.payload, (size_t)G.size);
+    uint32_t m = c->next_msg;
+
+    c->next_msg = (m + 1) % G.npool;
+    wsl_queue(c, G.binary ? WSP_OP_BINARY : WSP_OP_TEXT, pool_msg(m), (size_t)G.size);
     if (c->ts_n < c->ts_cap) {
-        c->ts[(c->ts_head + c->ts_n) % c->ts_cap] = wsl_now();
+        unsigned at = (c->ts_head + c->ts_n) % c->ts_cap;
+        c->ts[at] = wsl_now();
+        c->ts_msg[at] = m;
         c->ts_n++;
     }
 }
@@ -100,16 +119,16 @@ static void ev_open(wsl_conn *c)
 
 /* The echo is the message sent.  Large ones are checked at both ends and
  * every 4 KiB, so that checking does not make the client the bottleneck. */
-static int same_payload(const uint8_t *data, size_t len)
+static int same_payload(const uint8_t *data, size_t len, const uint8_t *want)
 {
     size_t off;
 
     if (len <= 4096)
-        return memcmp(data, G.payload, len) == 0;
+        return memcmp(data, want, len) == 0;
     for (off = 0; off + 64 <= len; off += 4096)
-        if (memcmp(data + off, G.payload + off, 64) != 0)
+        if (memcmp(data + off, want + off, 64) != 0)
             return 0;
-    return memcmp(data + len - 64, G.payload + len - 64, 64) == 0;
+    return memcmp(data + len - 64, want + len - 64, 64) == 0;
 }
 
 static void ev_message(wsl_conn *c, int opcode, const uint8_t *data, size_t len)
@@ -119,12 +138,17 @@ static void ev_message(wsl_conn *c, int opcode, const uint8_t *data, size_t len)
             c->echoed = 1;
             G.echoed++;
         }
+        else if (c->next_msg == 1 && len == (size_t)G.size
+                 && memcmp(data, pool_msg((uint32_t)c->idx % G.npool), len) == 0) {
+            c->next_msg = 2;           /* the first message came back */
+            G.primed++;
+        }
         return;
     }
     if (G.mode != M_ECHO)
         return;
     if (opcode != (G.binary ? WSP_OP_BINARY : WSP_OP_TEXT) || len != (size_t)G.size
-        || !same_payload(data, len)) {
+        || !c->ts_n || !same_payload(data, len, pool_msg(c->ts_msg[c->ts_head]))) {
         G.bad_echo++;
         wsl_end(c, WSL_END_PROTO);
         return;
@@ -368,6 +392,8 @@ static int mode_echo(void)
     for (i = 0; i < G.n; i++) {
         G.c[i].ts_cap = (unsigned)G.depth;
         G.c[i].ts = calloc((size_t)G.depth, sizeof(uint64_t));
+        G.c[i].ts_msg = calloc((size_t)G.depth, sizeof(uint32_t));
+        G.c[i].next_msg = (uint32_t)(i * 37) % G.npool;
     }
     t0 = wsl_now();
     G.win_start = t0 + WSL_SEC(G.warmup);
@@ -387,6 +413,8 @@ static int mode_echo(void)
            secs, (unsigned long long)G.count, G.count / secs,
            G.count * (double)G.size / secs / 1e6);
     print_latency();
+    if (G.deflate)
+        wsl_pmd_report(&G.ctx);
     report_errors();
     printf("\n");
     return errors() ? 1 : 0;
@@ -430,12 +458,26 @@ static int mode_hold(void)
     unsigned long long pings = 0, pongs = 0;
 
     opened = open_all(0, G.n, 256, 240);
+    if (G.deflate || G.json) {         /* one message each first */
+        for (i = 0; i < G.n; i++) {
+            wsl_conn *c = &G.c[i];
+            if (c->st == WSL_OPEN) {
+                c->next_msg = 1;
+                wsl_queue(c, G.binary ? WSP_OP_BINARY : WSP_OP_TEXT,
+                          pool_msg((uint32_t)i % G.npool), (size_t)G.size);
+                wsl_flush(c);
+            }
+        }
+        deadline = wsl_now() + WSL_SEC(60);
+        while (G.primed < (uint64_t)opened && wsl_now() < deadline)
+            wsl_poll(&G.ctx, 20);
+    }
     hold_start = wsl_now();
     connect_secs = (hold_start - t0) / 1e9;
     if (G.ready_file) {
         FILE *f = fopen(G.ready_file, "w");
         if (f) {
-            fprintf(f, "opened=%d\n", opened);
+            fprintf(f, "opened=%d primed=%llu\n", opened, (unsigned long long)G.primed);
             fclose(f);
         }
     }
@@ -467,6 +509,10 @@ static int mode_hold(void)
            G.tls, G.n, opened, still_open, (unsigned long long)G.echoed, pings, pongs,
            (unsigned long long)G.lost, connect_secs,
            (unsigned long long)G.ctx.connect_fail);
+    if (G.deflate || G.json)
+        printf(" primed=%llu", (unsigned long long)G.primed);
+    if (G.deflate)
+        wsl_pmd_report(&G.ctx);
     report_errors();
     printf("\n");
     return opened < G.n ? 2 : (G.echoed < (uint64_t)G.n || errors()) ? 1 : 0;
@@ -487,7 +533,10 @@ static void usage(void)
         "  -S A[-B]  source addresses, e.g. 127.0.0.2-127.0.0.9\n"
         "  -i SECS   hold: ping interval (30)        -h SECS  hold: time (60)\n"
         "  -r FILE   hold: written once the connections are open\n"
-        "  -T, --tls wss:// (TLS, no certificate verification)\n");
+        "  -T, --tls wss:// (TLS, no certificate verification)\n"
+        "  --deflate offer permessage-deflate       --deflate-level N  client zlib level (1)\n"
+        "  --deflate-no-context  never keep our compressor's context (always so in hold)\n"
+        "  --json    text messages from a pool of varying JSON-like texts of -s bytes\n");
     exit(2);
 }
 
@@ -505,10 +554,14 @@ int main(int argc, char **argv)
     G.host = "127.0.0.1"; G.path = "/echo";
     G.conns = G.mode == M_HOLD ? 1000 : 1;
     G.depth = 1; G.size = 32; G.secs = 5; G.warmup = 1; G.slots = 32;
-    G.ping_secs = 30; G.hold_secs = 60;
+    G.ping_secs = 30; G.hold_secs = 60; G.level = 1;
     optind = 2;
     static const struct option longopts[] = {
         { "tls", no_argument, NULL, 'T' },
+        { "deflate", no_argument, NULL, 'z' },
+        { "deflate-level", required_argument, NULL, 'Z' },
+        { "json", no_argument, NULL, 'j' },
+        { "deflate-no-context", no_argument, NULL, 'N' },
         { NULL, 0, NULL, 0 }
     };
     while ((opt = getopt_long(argc, argv, "H:p:P:c:d:s:bt:w:k:C:S:i:h:r:T", longopts, NULL)) != -1) {
@@ -529,16 +582,24 @@ int main(int argc, char **argv)
         case 'h': G.hold_secs = atof(optarg); break;
         case 'r': G.ready_file = optarg; break;
         case 'T': G.tls = 1; break;
+        case 'z': G.deflate = 1; break;
+        case 'Z': G.level = atoi(optarg); break;
+        case 'j': G.json = 1; break;
+        case 'N': G.nocontext = 1; break;
         default: usage();
         }
     }
     if (G.port <= 0 || G.conns < 1 || G.depth < 1 || G.size < 0 || G.secs <= 0
-        || G.slots < 1 || G.keep < 0 || G.ping_secs <= 0)
+        || G.slots < 1 || G.keep < 0 || G.ping_secs <= 0 || G.level < 0 || G.level > 9
+        || (G.json && G.binary))
         usage();
     if (wsl_ctx_init(&G.ctx, G.host, G.port, G.path, G.src, &events) != 0)
         return 2;
     if (G.tls && wsl_ctx_tls(&G.ctx, G.mode == M_HOLD) != 0)
         return 2;
+    G.ctx.pmd_offer = G.deflate;
+    G.ctx.pmd_level = G.level;
+    G.ctx.pmd_client_context = G.mode != M_HOLD && !G.nocontext;  /* see wsl_deflate.c */
     if (G.mode == M_HANDSHAKE || G.mode == M_CHURN) {
         if (G.mode == M_CHURN)
             G.keep = 0;
@@ -549,10 +610,11 @@ int main(int argc, char **argv)
     }
     G.c = calloc((size_t)G.n, sizeof(*G.c));
     G.pending = calloc((size_t)G.n, sizeof(*G.pending));
-    G.payload = malloc((size_t)G.size + 1);
+    G.npool = 1;
+    G.payload = G.json ? wsl_json_pool(&G.npool, (size_t)G.size) : malloc((size_t)G.size + 1);
     if (!G.c || !G.pending || !G.payload)
         return 2;
-    for (opt = 0; opt < G.size; opt++)
+    for (opt = 0; !G.json && opt < G.size; opt++)
         G.payload[opt] = G.binary ? (uint8_t)wsl_rand(&G.ctx) : (uint8_t)('a' + opt % 26);
     for (opt = 0; opt < G.n; opt++) {
         G.c[opt].idx = opt;

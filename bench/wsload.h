@@ -8,6 +8,9 @@
  *               with the core's wsp_accept_key), masked frames out
  *               (wsp_frame_header_write + wsp_mask), frames in (wsp_reader
  *               with require_mask = 0)
+ *   wsl_deflate.c  permessage-deflate, the client side (zlib): the offer,
+ *               the answer, compressing out and inflating in
+ *   wsl_json.c  the JSON-like text messages of --json
  *   wsl_hist.c  latency histogram (log-linear, < 1% error)
  *   wsload.c    the modes (echo, handshake, churn, hold) and the report
  */
@@ -63,6 +66,8 @@ enum {
 #define WSL_OPENING(st) ((st) == WSL_CONNECTING || (st) == WSL_TLS || (st) == WSL_UPGRADING)
 
 typedef struct wsl_ctx wsl_ctx;
+struct wsl_pmd;
+struct wsl_pmd_shared;
 struct ssl_st;
 struct ssl_ctx_st;
 
@@ -80,6 +85,7 @@ typedef struct wsl_conn {
     size_t     hs_len;
     wsp_reader rd;
     int        rd_live;
+    struct wsl_pmd *pmd;       /* permessage-deflate was agreed (else NULL) */
     uint8_t   *out;            /* bytes not yet written */
     size_t     out_off, out_len, out_cap;
     int        pollout;        /* EPOLLOUT is requested */
@@ -88,7 +94,9 @@ typedef struct wsl_conn {
     int        end_pending;    /* wsl_end asked during the feed: why + 1 */
     /* the modes' own per-connection state */
     uint64_t  *ts;             /* send times of messages in flight (ring) */
+    uint32_t  *ts_msg;         /* and which message of the pool each was */
     unsigned   ts_head, ts_n, ts_cap;
+    uint32_t   next_msg;       /* the pool message to send next */
     uint64_t   next_ping;
     uint64_t   deadline;
     unsigned   pings, pongs;
@@ -120,6 +128,15 @@ struct wsl_ctx {
     int                last_errno;         /* of the last failure, for the report */
     const char        *last_error;
     struct ssl_ctx_st *tls;                /* --tls: client context (else NULL) */
+    /* permessage-deflate (--deflate): offered in every upgrade request */
+    int                pmd_offer;
+    int                pmd_level;          /* our zlib level */
+    int                pmd_client_context; /* keep our context when allowed */
+    struct wsl_pmd_shared *pmd_shared;     /* the no-context (de)compressors */
+    uint64_t           pmd_conns;          /* connections that agreed to it */
+    uint64_t           pmd_tx_raw, pmd_tx_wire;  /* payload bytes out: before, after */
+    uint64_t           pmd_rx_raw, pmd_rx_wire;  /* compressed in: inflated, on the wire */
+    uint64_t           pmd_rx_plain;       /* data messages in without RSV1 */
     uint8_t           *rbuf;               /* read buffer, shared */
     size_t             rbuf_size;
     uint64_t           rng;
@@ -149,5 +166,29 @@ void wsl_end(wsl_conn *c, int why);
  * number of events. */
 int  wsl_poll(wsl_ctx *ctx, int timeout_ms);
 uint64_t wsl_rand(wsl_ctx *ctx);
+
+/* ---- permessage-deflate (wsl_deflate.c) ------------------------------------ */
+
+/* The request header line offered ("...\r\n"). */
+const char *wsl_pmd_offer(void);
+/* The server's Sec-WebSocket-Extensions value: 0 and c->pmd set if it is one
+ * permessage-deflate we can honour, -1 otherwise (the 101 is refused). */
+int  wsl_pmd_accept(wsl_conn *c, const char *answer);
+/* One whole message: *out points into a buffer of the context, valid until
+ * the next call of the same function.  0 or -1. */
+int  wsl_pmd_deflate(wsl_conn *c, const void *in, size_t n, const uint8_t **out, size_t *out_len);
+int  wsl_pmd_inflate(wsl_conn *c, const uint8_t *in, size_t n, const uint8_t **out, size_t *out_len);
+void wsl_pmd_free(wsl_conn *c);
+/* RESULT fields: " pmd=N tx_ratio=R rx_ratio=R rx_plain=N level=L". */
+void wsl_pmd_report(const wsl_ctx *ctx);
+void wsl_pmd_ctx_free(wsl_ctx *ctx);
+
+/* ---- test messages (wsl_json.c) --------------------------------------------- */
+
+/* Distinct JSON-like texts of exactly size bytes each (*count of them, up
+ * to 1024 and 16 MiB), one after the other in one buffer (malloc'd): arrays
+ * of event records, every field drawn from a fixed-seed generator, so every
+ * run sends the same stream. */
+uint8_t *wsl_json_pool(unsigned *count, size_t size);
 
 #endif

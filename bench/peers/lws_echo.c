@@ -15,6 +15,15 @@
  * another callback while the queue is not empty.  Defaults otherwise (rx
  * buffer, no ping/idle timers, no extensions), except tx_packet_size: large
  * enough that a 64 KiB echo leaves in one send() rather than 4 KiB pieces.
+ *
+ * DEFLATE set in the environment (bench/run's lws_pmd): permessage-deflate,
+ * lws's own extension (lws_extension_callback_pm_deflate; Debian's build
+ * has extensions and zlib) with its defaults; lws inflates before RECEIVE
+ * and compresses in lws_write.  Debian's 4.1.6 fails here under load: with
+ * 64 connections its inflater reports corrupt input ("invalid distance too
+ * far back", "invalid code lengths set") on streams that ws and Python
+ * websockets inflate without error, also when the client keeps no context
+ * (wsload --deflate-no-context) and with a 64 KiB rx buffer.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -37,6 +46,12 @@ typedef struct pss {
     size_t         rx_len, rx_cap;
     int            rx_binary;
 } pss;
+
+static const struct lws_extension extensions[] = {
+    { "permessage-deflate", lws_extension_callback_pm_deflate,
+      "permessage-deflate; client_no_context_takeover; client_max_window_bits" },
+    { NULL, NULL, NULL }
+};
 
 static volatile int interrupted;
 
@@ -157,6 +172,8 @@ int main(int argc, char **argv)
     info.iface = "127.0.0.1";
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (getenv("DEFLATE"))
+        info.extensions = extensions;
     if (argc == 4) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = argv[2];

@@ -7,8 +7,11 @@
 // https.createServer with them (bench/run's ws_tls server).
 //
 // Listens on 127.0.0.1:PORT, path /echo; every message goes back as it came
-// (text stays text, binary stays binary).  No permessage-deflate (no other
-// server in the comparison does it).  ws uses bufferutil/utf-8-validate
+// (text stays text, binary stays binary).  No permessage-deflate, unless
+// DEFLATE is set in the environment (bench/run's ws_pmd): then
+// perMessageDeflate: true, i.e. ws's defaults (context kept both ways,
+// windows of 15, messages under 1 KiB sent uncompressed, zlib on Node's
+// thread pool, at most 10 at a time).  ws uses bufferutil/utf-8-validate
 // when installed (they are, as optional dependencies of the uWS package).
 'use strict';
 const fs = require('fs');
@@ -27,7 +30,7 @@ const server = cert
 const wss = new WebSocketServer({
     ...(server ? { server } : { host: '127.0.0.1', port, backlog: 4096 }),
     path: '/echo',
-    perMessageDeflate: false,
+    perMessageDeflate: !!process.env.DEFLATE,
     maxPayload: 16 * 1024 * 1024,
     clientTracking: false,
 });
@@ -36,7 +39,7 @@ wss.on('connection', (ws) => {
     ws.on('error', () => {});
 });
 const scheme = server ? 'wss' : 'ws';
-const announce = () => console.log(`ws ${require('ws/package.json').version} echo on ${scheme}://127.0.0.1:${port}/echo`);
+const announce = () => console.log(`ws ${require('ws/package.json').version} echo on ${scheme}://127.0.0.1:${port}/echo${process.env.DEFLATE ? ', permessage-deflate' : ''}`);
 if (server)
     server.listen({ host: '127.0.0.1', port, backlog: 4096 }, announce);
 else
