@@ -261,6 +261,21 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     link_down(l, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
+/* A connect that fails after it began (refused, unreachable): hiredis
+ * frees the context after this, without calling on_disconnect. */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    rlink *l = ac->data;
+    char why[128];
+
+    if (status == REDIS_OK)
+        return;                       /* SELECT's answer says the rest */
+    apr_cpystrn(why, ac->errstr, sizeof(why));
+    l->ac = NULL;
+    l->ready = 0;
+    link_down(l, why);
+}
+
 /* The topics of this child, (re)subscribed on a fresh link. */
 static void subscribe_one(const char *topic, void *arg);
 
@@ -311,11 +326,13 @@ static apr_status_t link_attach(rlink *l)
     l->ac->ev.addWrite = ev_add_write;
     l->ac->ev.delWrite = ev_del_write;
     l->ac->ev.cleanup = ev_cleanup;
-    redisAsyncSetDisconnectCallback(l->ac, on_disconnect);
+    /* Adopted before the callbacks: setting one already asks to poll. */
     if (!l->adopted) {
         l->adopted = 1;
         ws_loop_adopt_here(l->r->loop, &l->entry);
     }
+    redisAsyncSetConnectCallback(l->ac, on_connect);
+    redisAsyncSetDisconnectCallback(l->ac, on_disconnect);
     return APR_SUCCESS;
 }
 

@@ -72,7 +72,7 @@ sub new {
         threads => $o{threads} || 10, port => free_port(),
     }, $class;
     $self->{dir} = tempdir("mod_websocket-$self->{name}-XXXXXX", TMPDIR => 1,
-                           CLEANUP => 1);
+                           CLEANUP => !$ENV{WS_KEEP_PRIVATE});
     chmod 0755, $self->{dir};
     $self->{conf} = "$self->{dir}/httpd.conf";
     $self->{pidfile} = "$self->{dir}/httpd.pid";
