@@ -42,7 +42,13 @@ HTTPD       ?= /usr/sbin/apache2
 MODULE_DIR  ?= /usr/lib/apache2/modules
 # Recursive (=) so apxs is only asked when `install` needs them.
 LIBEXECDIR   = $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo $(MODULE_DIR))
-INCLUDEDIR   = $(shell $(APXS) -q INCLUDEDIR 2>/dev/null || echo /usr/include/apache2)
+# The handler API header and its pkg-config file (mod_websocket.pc, cflags
+# only, hence arch-independent /usr/share/pkgconfig).  The header gets a
+# directory of its own rather than apxs's INCLUDEDIR (/usr/include/apache2,
+# apache2-dev's): it includes nothing from httpd or APR, and a handler
+# author needs neither (see debian/README.source).
+INCLUDEDIR  ?= /usr/include/mod_websocket
+PKGCONFIGDIR ?= /usr/share/pkgconfig
 APACHE_ETC  ?= /etc/apache2
 DESTDIR     ?=
 
@@ -61,6 +67,10 @@ RUN_USER    ?= $(shell id -u www-data >/dev/null 2>&1 && echo www-data || echo n
 RUN_GROUP   ?= $(shell id -gn $(RUN_USER) 2>/dev/null || echo nogroup)
 
 comma := ,
+define newline
+
+
+endef
 # V=1 echoes the full build commands.
 Q := $(if $(filter 1,$(V)),,@)
 
@@ -69,8 +79,13 @@ Q := $(if $(filter 1,$(V)),,@)
 # (they are mirrored under build/obj, see apxs_build).
 CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
-ECHO_SRCS   := handlers/echo.c
-ROOM_SRCS   := handlers/room.c
+# The shipped handlers: handlers/<name>.c -> build/mod_websocket_<name>.so,
+# built by `build`, installed by `install` and packaged by `make deb` (the
+# .deb takes every mod_websocket_*.so that `install` puts in LIBEXECDIR), all
+# from this one list.  A new handler is one word here (plus its own libraries
+# in HANDLER_LIBS_<name> if it needs any).
+HANDLERS    := echo room
+HANDLER_LIBS_room := -lpthread
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
                t/handlers/hostile_handler.c t/handlers/v2_handler.c
 # A handler built against the version-1 header (t/handlers/v1/), which a
@@ -93,19 +108,28 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
-MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS)
-MOD_LIBS    := $(CORE_LIBS) $(SAN_FLAGS)
-HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS)
+# EXTRA_CFLAGS / EXTRA_LDFLAGS: a distribution's flags on top of apxs's own
+# (debian/rules passes dpkg-buildflags' CPPFLAGS+CFLAGS and LDFLAGS: apxs
+# already hardens, but without _FORTIFY_SOURCE or the file-prefix map that
+# makes the build reproducible).  Into the module and the shipped handlers.
+EXTRA_CFLAGS  ?=
+EXTRA_LDFLAGS ?=
+MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+MOD_LIBS    := $(CORE_LIBS) $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+HANDLER_LIBS   := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
 
 MODULE      := $(BUILD)/mod_websocket.so
-ECHO_SO     := $(BUILD)/mod_websocket_echo.so
-ROOM_SO     := $(BUILD)/mod_websocket_room.so
+HANDLER_SOS := $(patsubst %,$(BUILD)/mod_websocket_%.so,$(HANDLERS))
+PC_FILE     := $(BUILD)/mod_websocket.pc
+VERSION     := $(or $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null),0)
+ABI_VERSION := $(shell sed -n 's/^\#define WS_HANDLER_ABI_VERSION \([0-9]*\).*/\1/p' include/mod_websocket.h)
 TEST_SO     := $(BUILD)/mod_websocket_test.so
 V1_SO       := $(BUILD)/mod_websocket_v1test.so
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
+SOS         := $(MODULE) $(HANDLER_SOS) $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
 # must be wrapped in -Wc,/-Wl, or apxs rejects it.
@@ -135,7 +159,7 @@ $(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@.tmp && mv -f $@.tmp $@
 endef
 
 # ---------------------------------------------------------------- build
-.PHONY: all build deps run start stop test install clean bench FORCE tls-cert \
+.PHONY: all build modules deps run start stop test install clean bench FORCE tls-cert \
         run-nodeps start-nodeps test-nodeps bench-nodeps
 
 all: build
@@ -145,17 +169,14 @@ build: $(SOS)
 # make only sees timestamps, the stamp makes the flags a prerequisite.
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(MOD_CFLAGS) | $(MOD_LIBS) | $(HANDLER_CFLAGS)' > $@.new
+	@echo '$(MOD_CFLAGS) | $(MOD_LIBS) | $(HANDLER_CFLAGS) | $(HANDLER_LIBS)' > $@.new
 	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
 
 $(MODULE): $(MOD_SRCS) $(HDRS) $(wildcard mk/core.mk) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket,$(MOD_SRCS),$(MOD_CFLAGS),$(MOD_LIBS))
 
-$(ECHO_SO): $(ECHO_SRCS) $(HDRS) $(BUILD)/.flags
-	$(call apxs_build,mod_websocket_echo,$(ECHO_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS))
-
-$(ROOM_SO): $(ROOM_SRCS) $(HDRS) $(BUILD)/.flags
-	$(call apxs_build,mod_websocket_room,$(ROOM_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
+$(HANDLER_SOS): $(BUILD)/mod_websocket_%.so: handlers/%.c $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_$*,handlers/$*.c,$(HANDLER_CFLAGS),$(HANDLER_LIBS) $(HANDLER_LIBS_$*))
 
 $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
@@ -323,17 +344,35 @@ bench-nodeps: build
 	bench/run
 
 # ---------------------------------------------------------------- install
+# What `install` and the Debian packages ship: the module, the handlers of
+# HANDLERS and the pkg-config file (no test handlers).
+modules: $(MODULE) $(HANDLER_SOS) $(PC_FILE)
+
+# mod_websocket.pc: the cflags for building a handler (the header needs no
+# library: every function is an inline wrapper over the module's table).
+# Version from debian/changelog (a native package: that is the project's
+# version), the ABI version from the header.
+$(PC_FILE): include/mod_websocket.pc.in include/mod_websocket.h $(wildcard debian/changelog) FORCE
+	@mkdir -p $(BUILD)
+	@sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	     -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' \
+	     include/mod_websocket.pc.in > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
 # apxs -i installs the libtool archive of the build (build/obj/...la, the
 # same object as build/mod_websocket.so).  DESTDIR is honoured for
 # packaging (apxs has no DESTDIR of its own, so its LIBEXECDIR is
-# overridden with -S).  The header goes along for handler authors.
-install: build
+# overridden with -S).  The header and mod_websocket.pc go along for
+# handler authors.  The mods-available files are installed when that
+# directory exists (a Debian httpd) or under a DESTDIR; the Debian package
+# installs them with dh_apache2 instead (debian/not-installed).
+install: modules
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n websocket $(OBJ)/mod_websocket/mod_websocket.la
-	install -m 0644 $(ECHO_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_echo.so
-	install -m 0644 $(ROOM_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_room.so
-	install -d $(DESTDIR)$(INCLUDEDIR)
+	$(foreach h,$(HANDLERS),install -m 0644 $(BUILD)/mod_websocket_$(h).so $(DESTDIR)$(LIBEXECDIR)/mod_websocket_$(h).so$(newline))
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 include/mod_websocket.h $(DESTDIR)$(INCLUDEDIR)/mod_websocket.h
+	install -m 0644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)/mod_websocket.pc
 	@if [ -d $(DESTDIR)$(APACHE_ETC)/mods-available ] || [ -n "$(DESTDIR)" ]; then \
 	    install -d $(DESTDIR)$(APACHE_ETC)/mods-available; \
 	    install -m 0644 conf/websocket.load conf/websocket.conf $(DESTDIR)$(APACHE_ETC)/mods-available/; \
