@@ -11,12 +11,13 @@
 #   make test             unit tests, fuzz replay, Apache::Test suite under
 #                         mpm_event and again under mpm_prefork
 #   make test SANITIZE=1  the same with ASan/UBSan builds
-#   make install          apxs -i + handlers + Debian mods-available files
+#   make install          apxs -i + handlers + header/.pc + Debian mods-available files
+#   make deb              build/deb/: the Debian packages (debian/), lintian-checked
 #   make bench            bench/run (when it exists)
 #   make clean
-# run, start, test and bench first run scripts/deps.sh (installs what is
+# run, start, test, bench and deb first run scripts/deps.sh (installs what is
 # missing with apt-get/npm, silent otherwise); run-nodeps, start-nodeps,
-# test-nodeps and bench-nodeps skip that.  V=1 shows full build commands;
+# test-nodeps, bench-nodeps and deb-nodeps skip that.  V=1 shows full build commands;
 # WERROR=1 adds -Werror.
 #
 # Every server started here is a private instance: system binary
@@ -159,8 +160,8 @@ $(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@.tmp && mv -f $@.tmp $@
 endef
 
 # ---------------------------------------------------------------- build
-.PHONY: all build modules deps run start stop test install clean bench FORCE tls-cert \
-        run-nodeps start-nodeps test-nodeps bench-nodeps
+.PHONY: all build modules deb deps run start stop test install clean bench FORCE tls-cert \
+        run-nodeps start-nodeps test-nodeps bench-nodeps deb-nodeps
 
 all: build
 build: $(SOS)
@@ -192,7 +193,7 @@ $(V1_SO): $(V1_SRCS) $(HDRS) $(BUILD)/.flags
 deps:
 	@scripts/deps.sh
 
-run start test bench: deps
+run start test bench deb: deps
 	@$(MAKE) --no-print-directory $@-nodeps
 
 # ---------------------------------------------------------------- TLS certificate
@@ -378,6 +379,44 @@ install: modules
 	    install -m 0644 conf/websocket.load conf/websocket.conf $(DESTDIR)$(APACHE_ETC)/mods-available/; \
 	    echo "installed $(APACHE_ETC)/mods-available/websocket.{load,conf}: a2enmod websocket"; \
 	fi
+
+# ---------------------------------------------------------------- Debian packages
+# build/deb/: libapache2-mod-websocket and libapache2-mod-websocket-dev
+# (.deb, plus the automatic -dbgsym package, .changes, .buildinfo, the
+# build log and lintian's report), from debian/.  dpkg-buildpackage writes
+# its results into the PARENT of the tree it builds, so it builds a copy
+# of this tree (the working tree as it is, without build/, .git and
+# node_modules) in build/deb/src/ and the results are moved up from there;
+# nothing is written outside build/.  Then lintian, with the overrides in
+# debian/*.lintian-overrides: any error or warning left fails `make deb`.
+DEB_DIR     := $(BUILD)/deb
+DEB_SRC     := $(DEB_DIR)/src/mod-websocket-$(VERSION)
+# Parallel compile jobs of the package build.
+DEB_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+
+deb-nodeps:
+	@echo "  DEB     build/deb/  (dpkg-buildpackage -b; log: build/deb/build.log)"
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	$(Q)tar -C $(CURDIR) --exclude=./build --exclude=./.git --exclude=node_modules \
+	    --exclude=./t/logs -cf - . | tar -C $(DEB_SRC) -xf -
+	$(Q)cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=$(DEB_JOBS) $${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 \
+	    || { tail -n 40 $(DEB_DIR)/build.log >&2; echo "dpkg-buildpackage failed: see build/deb/build.log" >&2; exit 1; }
+	@mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	@rm -rf $(DEB_DIR)/src
+	@ls -1 $(DEB_DIR)/*.deb | sed 's|^$(CURDIR)/|    |'
+	@echo "  LINTIAN build/deb/*.changes  (report: build/deb/lintian.txt)"
+	@# One run, overridden tags shown (O:) with their justification.  With
+	@# --show-overrides lintian's exit status counts overridden tags too, so
+	@# the gate is the report itself: no E: or W: line, and lintian itself
+	@# did not fail (status 0 or 2, "tags found").
+	$(Q)rc=0; lintian --info --display-info --show-overrides $(DEB_DIR)/*.changes \
+	    >$(DEB_DIR)/lintian.txt 2>&1 || rc=$$?; \
+	grep -E '^[EWIPO]: ' $(DEB_DIR)/lintian.txt || true; \
+	if [ $$rc -ne 0 ] && [ $$rc -ne 2 ]; then cat $(DEB_DIR)/lintian.txt >&2; \
+	    echo "lintian failed (exit $$rc)" >&2; exit 1; fi; \
+	if grep -qE '^[EW]: ' $(DEB_DIR)/lintian.txt; then \
+	    echo "lintian: errors or warnings (above; details in build/deb/lintian.txt)" >&2; exit 1; fi
 
 clean:
 	@if [ -x t/TEST ]; then t/TEST -clean >/dev/null 2>&1 || true; fi
