@@ -23,7 +23,11 @@ cd "$(dirname "$0")/.."
 # test client's TLS mode (libio-socket-ssl-perl, which pulls in
 # libnet-ssleay-perl) and the HTTP/2 WebSocket client (python3-h2, which
 # pulls in python3-hpack and python3-hyperframe).  Perl modules beyond these
-# are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).
+# are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).  The
+# Debian packages (`make deb`, tested by t/ops/deb.t): dpkg-dev
+# (dpkg-buildpackage), build-essential (which dpkg-buildpackage checks for),
+# debhelper and lintian; dh_apache2 comes with apache2-dev (which provides
+# dh-apache2 on Debian 12).
 required=(
     gcc make pkg-config
     apache2-bin apache2-dev
@@ -32,6 +36,7 @@ required=(
     python3 python3-websockets
     chromium fonts-liberation
     openssl libio-socket-ssl-perl python3-h2
+    dpkg-dev build-essential debhelper lintian
 )
 # Extra packages a caller needs on top (e.g. bench/deps.sh).
 required+=("$@")
