@@ -11,12 +11,13 @@
 #   make test             unit tests, fuzz replay, Apache::Test suite under
 #                         mpm_event and again under mpm_prefork
 #   make test SANITIZE=1  the same with ASan/UBSan builds
-#   make install          apxs -i + handlers + Debian mods-available files
+#   make install          apxs -i + handlers + header/.pc + Debian mods-available files
+#   make deb              build/deb/: the Debian packages (debian/), lintian-checked
 #   make bench            bench/run (when it exists)
 #   make clean
-# run, start, test and bench first run scripts/deps.sh (installs what is
+# run, start, test, bench and deb first run scripts/deps.sh (installs what is
 # missing with apt-get/npm, silent otherwise); run-nodeps, start-nodeps,
-# test-nodeps and bench-nodeps skip that.  V=1 shows full build commands;
+# test-nodeps, bench-nodeps and deb-nodeps skip that.  V=1 shows full build commands;
 # WERROR=1 adds -Werror.
 #
 # Every server started here is a private instance: system binary
@@ -42,7 +43,13 @@ HTTPD       ?= /usr/sbin/apache2
 MODULE_DIR  ?= /usr/lib/apache2/modules
 # Recursive (=) so apxs is only asked when `install` needs them.
 LIBEXECDIR   = $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo $(MODULE_DIR))
-INCLUDEDIR   = $(shell $(APXS) -q INCLUDEDIR 2>/dev/null || echo /usr/include/apache2)
+# The handler API header and its pkg-config file (mod_websocket.pc, cflags
+# only, hence arch-independent /usr/share/pkgconfig).  The header gets a
+# directory of its own rather than apxs's INCLUDEDIR (/usr/include/apache2,
+# apache2-dev's): it includes nothing from httpd or APR, and a handler
+# author needs neither (see debian/README.source).
+INCLUDEDIR  ?= /usr/include/mod_websocket
+PKGCONFIGDIR ?= /usr/share/pkgconfig
 APACHE_ETC  ?= /etc/apache2
 DESTDIR     ?=
 
@@ -61,6 +68,10 @@ RUN_USER    ?= $(shell id -u www-data >/dev/null 2>&1 && echo www-data || echo n
 RUN_GROUP   ?= $(shell id -gn $(RUN_USER) 2>/dev/null || echo nogroup)
 
 comma := ,
+define newline
+
+
+endef
 # V=1 echoes the full build commands.
 Q := $(if $(filter 1,$(V)),,@)
 
@@ -69,8 +80,13 @@ Q := $(if $(filter 1,$(V)),,@)
 # (they are mirrored under build/obj, see apxs_build).
 CORE_SRCS_REL := $(patsubst $(CURDIR)/%,%,$(CORE_SRCS))
 MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_REL)
-ECHO_SRCS   := handlers/echo.c
-ROOM_SRCS   := handlers/room.c
+# The shipped handlers: handlers/<name>.c -> build/mod_websocket_<name>.so,
+# built by `build`, installed by `install` and packaged by `make deb` (the
+# .deb takes every mod_websocket_*.so that `install` puts in LIBEXECDIR), all
+# from this one list.  A new handler is one word here (plus its own libraries
+# in HANDLER_LIBS_<name> if it needs any).
+HANDLERS    := echo room
+HANDLER_LIBS_room := -lpthread
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
                t/handlers/hostile_handler.c t/handlers/v2_handler.c \
                t/handlers/pubsub_handler.c
@@ -96,14 +112,23 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
 endif
 
-MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS)
-MOD_LIBS    := $(CORE_LIBS) -lhiredis $(SAN_FLAGS)
-HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS)
+# EXTRA_CFLAGS / EXTRA_LDFLAGS: a distribution's flags on top of apxs's own
+# (debian/rules passes dpkg-buildflags' CPPFLAGS+CFLAGS and LDFLAGS: apxs
+# already hardens, but without _FORTIFY_SOURCE or the file-prefix map that
+# makes the build reproducible).  Into the module and the shipped handlers.
+EXTRA_CFLAGS  ?=
+EXTRA_LDFLAGS ?=
+MOD_CFLAGS  := -Iinclude -Isrc/core -Isrc/engine $(CORE_CFLAGS) $(WARN_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+MOD_LIBS    := $(CORE_LIBS) -lhiredis $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+HANDLER_CFLAGS := -Iinclude $(WARN_CFLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
+HANDLER_LIBS   := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 TEST_HANDLER_CFLAGS := -Iinclude -It/handlers $(WARN_CFLAGS) $(SAN_FLAGS)
 
 MODULE      := $(BUILD)/mod_websocket.so
-ECHO_SO     := $(BUILD)/mod_websocket_echo.so
-ROOM_SO     := $(BUILD)/mod_websocket_room.so
+HANDLER_SOS := $(patsubst %,$(BUILD)/mod_websocket_%.so,$(HANDLERS))
+PC_FILE     := $(BUILD)/mod_websocket.pc
+VERSION     := $(or $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null),0)
+ABI_VERSION := $(shell sed -n 's/^\#define WS_HANDLER_ABI_VERSION \([0-9]*\).*/\1/p' include/mod_websocket.h)
 TEST_SO     := $(BUILD)/mod_websocket_test.so
 V1_SO       := $(BUILD)/mod_websocket_v1test.so
 ROOTTEST_SO := $(BUILD)/mod_websocket_roottest.so
@@ -112,13 +137,13 @@ ROOTTEST_SO := $(BUILD)/mod_websocket_roottest.so
 # links: this is what an installed handler directory looks like, and more
 # handlers are dropped in the same way.
 HANDLER_DIR := $(BUILD)/handlers
-RUN_HANDLERS := $(HANDLER_DIR)/echo.so $(HANDLER_DIR)/room.so
+RUN_HANDLERS := $(patsubst %,$(HANDLER_DIR)/%.so,$(HANDLERS))
 # The suite's handler root (t/conf/extra.conf.in, t/api/handler_root.t).
 T_ROOT      := $(BUILD)/t-handler-root
 T_ROOT_STAMP := $(T_ROOT)/.made
 # The test handler is built by `build` once its source exists; `test`
 # requires it (the suite's /test location loads it).
-SOS         := $(MODULE) $(ECHO_SO) $(ROOM_SO) $(RUN_HANDLERS) \
+SOS         := $(MODULE) $(HANDLER_SOS) $(RUN_HANDLERS) \
                $(if $(wildcard $(TEST_SRCS)),$(TEST_SO) $(V1_SO) $(ROOTTEST_SO) $(T_ROOT_STAMP))
 
 # apxs passes -I/-D (compile) and -l/-L (link) through itself; anything else
@@ -149,8 +174,8 @@ $(Q)cp $(OBJ)/$(1)/.libs/$(1).so $@.tmp && mv -f $@.tmp $@
 endef
 
 # ---------------------------------------------------------------- build
-.PHONY: all build deps run start stop test install clean bench FORCE tls-cert \
-        run-nodeps start-nodeps test-nodeps bench-nodeps
+.PHONY: all build modules deb deps run start stop test install clean bench FORCE tls-cert \
+        run-nodeps start-nodeps test-nodeps bench-nodeps deb-nodeps
 
 all: build
 build: $(SOS)
@@ -159,17 +184,14 @@ build: $(SOS)
 # make only sees timestamps, the stamp makes the flags a prerequisite.
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(BUILD)
-	@echo '$(MOD_CFLAGS) | $(MOD_LIBS) | $(HANDLER_CFLAGS)' > $@.new
+	@echo '$(MOD_CFLAGS) | $(MOD_LIBS) | $(HANDLER_CFLAGS) | $(HANDLER_LIBS)' > $@.new
 	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
 
 $(MODULE): $(MOD_SRCS) $(HDRS) $(wildcard mk/core.mk) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket,$(MOD_SRCS),$(MOD_CFLAGS),$(MOD_LIBS))
 
-$(ECHO_SO): $(ECHO_SRCS) $(HDRS) $(BUILD)/.flags
-	$(call apxs_build,mod_websocket_echo,$(ECHO_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS))
-
-$(ROOM_SO): $(ROOM_SRCS) $(HDRS) $(BUILD)/.flags
-	$(call apxs_build,mod_websocket_room,$(ROOM_SRCS),$(HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
+$(HANDLER_SOS): $(BUILD)/mod_websocket_%.so: handlers/%.c $(HDRS) $(BUILD)/.flags
+	$(call apxs_build,mod_websocket_$*,handlers/$*.c,$(HANDLER_CFLAGS),$(HANDLER_LIBS) $(HANDLER_LIBS_$*))
 
 $(TEST_SO): $(TEST_SRCS) $(HDRS) $(BUILD)/.flags
 	$(call apxs_build,mod_websocket_test,$(TEST_SRCS),$(TEST_HANDLER_CFLAGS),$(SAN_FLAGS) -lpthread)
@@ -192,11 +214,11 @@ $(HANDLER_DIR)/%.so: $(BUILD)/mod_websocket_%.so
 #   notes.txt, .hidden.so           -> not handlers: ignored
 # Symbolic links (absolute): the scan follows them, and a rebuilt object
 # (a new inode under the same name) is what the next start loads.
-$(T_ROOT_STAMP): $(ROOTTEST_SO) $(ECHO_SO)
+$(T_ROOT_STAMP): $(ROOTTEST_SO) $(BUILD)/mod_websocket_echo.so
 	@echo "  ROOT    build/t-handler-root/"
 	@rm -rf $(T_ROOT) && mkdir -p $(T_ROOT)/a/b $(T_ROOT)/fallback
 	$(Q)for l in a/b a/b/c explicit; do ln -s $(ROOTTEST_SO) $(T_ROOT)/$$l.so; done
-	$(Q)ln -s $(ECHO_SO) $(T_ROOT)/fallback/echo.so
+	$(Q)ln -s $(BUILD)/mod_websocket_echo.so $(T_ROOT)/fallback/echo.so
 	$(Q)echo 'not a handler: the scan takes *.so only' > $(T_ROOT)/notes.txt
 	$(Q)echo 'hidden: the scan skips names that start with a dot' > $(T_ROOT)/.hidden.so
 	@touch $@
@@ -209,7 +231,7 @@ $(T_ROOT_STAMP): $(ROOTTEST_SO) $(ECHO_SO)
 deps:
 	@scripts/deps.sh
 
-run start test bench: deps
+run start test bench deb: deps
 	@$(MAKE) --no-print-directory $@-nodeps
 
 # ---------------------------------------------------------------- TLS certificate
@@ -361,22 +383,78 @@ bench-nodeps: build
 	bench/run
 
 # ---------------------------------------------------------------- install
+# What `install` and the Debian packages ship: the module, the handlers of
+# HANDLERS and the pkg-config file (no test handlers).
+modules: $(MODULE) $(HANDLER_SOS) $(PC_FILE)
+
+# mod_websocket.pc: the cflags for building a handler (the header needs no
+# library: every function is an inline wrapper over the module's table).
+# Version from debian/changelog (a native package: that is the project's
+# version), the ABI version from the header.
+$(PC_FILE): include/mod_websocket.pc.in include/mod_websocket.h $(wildcard debian/changelog) FORCE
+	@mkdir -p $(BUILD)
+	@sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	     -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' \
+	     include/mod_websocket.pc.in > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
 # apxs -i installs the libtool archive of the build (build/obj/...la, the
 # same object as build/mod_websocket.so).  DESTDIR is honoured for
 # packaging (apxs has no DESTDIR of its own, so its LIBEXECDIR is
-# overridden with -S).  The header goes along for handler authors.
-install: build
+# overridden with -S).  The header and mod_websocket.pc go along for
+# handler authors.  The mods-available files are installed when that
+# directory exists (a Debian httpd) or under a DESTDIR; the Debian package
+# installs them with dh_apache2 instead (debian/not-installed).
+install: modules
 	install -d $(DESTDIR)$(LIBEXECDIR)
 	$(APXS) -S LIBEXECDIR=$(DESTDIR)$(LIBEXECDIR) -i -n websocket $(OBJ)/mod_websocket/mod_websocket.la
-	install -m 0644 $(ECHO_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_echo.so
-	install -m 0644 $(ROOM_SO) $(DESTDIR)$(LIBEXECDIR)/mod_websocket_room.so
-	install -d $(DESTDIR)$(INCLUDEDIR)
+	$(foreach h,$(HANDLERS),install -m 0644 $(BUILD)/mod_websocket_$(h).so $(DESTDIR)$(LIBEXECDIR)/mod_websocket_$(h).so$(newline))
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0644 include/mod_websocket.h $(DESTDIR)$(INCLUDEDIR)/mod_websocket.h
+	install -m 0644 $(PC_FILE) $(DESTDIR)$(PKGCONFIGDIR)/mod_websocket.pc
 	@if [ -d $(DESTDIR)$(APACHE_ETC)/mods-available ] || [ -n "$(DESTDIR)" ]; then \
 	    install -d $(DESTDIR)$(APACHE_ETC)/mods-available; \
 	    install -m 0644 conf/websocket.load conf/websocket.conf $(DESTDIR)$(APACHE_ETC)/mods-available/; \
 	    echo "installed $(APACHE_ETC)/mods-available/websocket.{load,conf}: a2enmod websocket"; \
 	fi
+
+# ---------------------------------------------------------------- Debian packages
+# build/deb/: libapache2-mod-websocket and libapache2-mod-websocket-dev
+# (.deb, plus the automatic -dbgsym package, .changes, .buildinfo, the
+# build log and lintian's report), from debian/.  dpkg-buildpackage writes
+# its results into the PARENT of the tree it builds, so it builds a copy
+# of this tree (the working tree as it is, without build/, .git and
+# node_modules) in build/deb/src/ and the results are moved up from there;
+# nothing is written outside build/.  Then lintian, with the overrides in
+# debian/*.lintian-overrides: any error or warning left fails `make deb`.
+DEB_DIR     := $(BUILD)/deb
+DEB_SRC     := $(DEB_DIR)/src/mod-websocket-$(VERSION)
+# Parallel compile jobs of the package build.
+DEB_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
+
+deb-nodeps:
+	@echo "  DEB     build/deb/  (dpkg-buildpackage -b; log: build/deb/build.log)"
+	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	$(Q)tar -C $(CURDIR) --exclude=./build --exclude=./.git --exclude=node_modules \
+	    --exclude=./t/logs -cf - . | tar -C $(DEB_SRC) -xf -
+	$(Q)cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=$(DEB_JOBS) $${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -us -uc -b >$(DEB_DIR)/build.log 2>&1 \
+	    || { tail -n 40 $(DEB_DIR)/build.log >&2; echo "dpkg-buildpackage failed: see build/deb/build.log" >&2; exit 1; }
+	@mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	@rm -rf $(DEB_DIR)/src
+	@ls -1 $(DEB_DIR)/*.deb | sed 's|^$(CURDIR)/|    |'
+	@echo "  LINTIAN build/deb/*.changes  (report: build/deb/lintian.txt)"
+	@# One run, overridden tags shown (O:) with their justification.  With
+	@# --show-overrides lintian's exit status counts overridden tags too, so
+	@# the gate is the report itself: no E: or W: line, and lintian itself
+	@# did not fail (status 0 or 2, "tags found").
+	$(Q)rc=0; lintian --info --display-info --show-overrides $(DEB_DIR)/*.changes \
+	    >$(DEB_DIR)/lintian.txt 2>&1 || rc=$$?; \
+	grep -E '^[EWIPO]: ' $(DEB_DIR)/lintian.txt || true; \
+	if [ $$rc -ne 0 ] && [ $$rc -ne 2 ]; then cat $(DEB_DIR)/lintian.txt >&2; \
+	    echo "lintian failed (exit $$rc)" >&2; exit 1; fi; \
+	if grep -qE '^[EW]: ' $(DEB_DIR)/lintian.txt; then \
+	    echo "lintian: errors or warnings (above; details in build/deb/lintian.txt)" >&2; exit 1; fi
 
 clean:
 	@if [ -x t/TEST ]; then t/TEST -clean >/dev/null 2>&1 || true; fi

@@ -26,7 +26,11 @@ cd "$(dirname "$0")/.."
 # hiredis (the module links it) and redis-server (the tests start private
 # instances on loopback ports; the package's own service, where systemd
 # starts one, is not used).  Perl modules beyond these
-# are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).
+# are core (IO::Socket, Digest::SHA, MIME::Base64, JSON::PP...).  The
+# Debian packages (`make deb`, tested by t/ops/deb.t): dpkg-dev
+# (dpkg-buildpackage), build-essential (which dpkg-buildpackage checks for),
+# debhelper and lintian; dh_apache2 comes with apache2-dev (which provides
+# dh-apache2 on Debian 12).
 required=(
     gcc make pkg-config
     apache2-bin apache2-dev
@@ -36,6 +40,7 @@ required=(
     chromium fonts-liberation
     openssl libio-socket-ssl-perl python3-h2
     libhiredis-dev redis-server
+    dpkg-dev build-essential debhelper lintian
 )
 # Extra packages a caller needs on top (e.g. bench/deps.sh).
 required+=("$@")

@@ -6,6 +6,8 @@
 # everything that is broken):
 #   1. make unit-test      protocol core, cmocka          (mk/core.mk)
 #   2. make fuzz-replay    the fuzz corpora, replayed     (mk/core.mk)
+#   2b. make deb-nodeps    the Debian packages into build/deb/ and lintian
+#                          (t/ops/deb.t in 3 and 4 inspects and runs them)
 #   3. t/TEST              Apache::Test suite, mpm_event
 #   3b. t/TEST t/protocol  the protocol tests again over wss:// (WS_TEST_TLS=1:
 #                          WSClient talks TLS to the suite's websocket_tls
@@ -17,7 +19,7 @@
 # sanitizer report appeared).
 #
 # Environment: MAKE, SANITIZE (from the Makefile); UNIT_TIMEOUT,
-# SUITE_TIMEOUT, TLS_SUITE_TIMEOUT (seconds); WS_TEST_PORT (Apache::Test
+# SUITE_TIMEOUT, TLS_SUITE_TIMEOUT, DEB_TIMEOUT (seconds); WS_TEST_PORT (Apache::Test
 # port, default 8529; the TLS vhost gets the next free one).
 set -uo pipefail
 
@@ -32,6 +34,8 @@ SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
 # bound keeps a TLS data path that stalls (every read waiting out its 10 s
 # deadline) from holding make test for SUITE_TIMEOUT.
 TLS_SUITE_TIMEOUT=${TLS_SUITE_TIMEOUT:-300}
+# make deb takes about 35 s (build ~25 s, lintian ~10 s).
+DEB_TIMEOUT=${DEB_TIMEOUT:-300}
 # The transport is chosen here, step by step, not by the caller's shell.
 unset WS_TEST_TLS
 LOGS=build/test-logs
@@ -148,7 +152,23 @@ suite() {
     fi
 }
 
-# ---- 3+4: the Apache::Test suite under each MPM, each from a clean config
+# ---- 2b: the Debian packages: dpkg-buildpackage in a copy of the tree
+# under build/deb/, then lintian (Makefile, deb-nodeps).  A step of its own
+# rather than a prerequisite of `test`: a packaging failure is one FAIL in
+# the summary and every other runner still runs (t/ops/deb.t then reports
+# what it finds, or skips if no .deb was made).  Always a plain build, also
+# under SANITIZE=1: the packages are what users install (debian/rules
+# forces SANITIZE=0 as well).
+step deb "$DEB_TIMEOUT" env -u SANITIZE "$MAKE" --no-print-directory deb-nodeps
+debs=$(ls build/deb/*.deb 2>/dev/null | wc -l)
+if [ "$RC" -eq 0 ]; then
+    summary="$debs .deb in build/deb/, lintian: no error or warning ($(grep -c '^O: ' build/deb/lintian.txt 2>/dev/null) overridden)"
+    record deb 0 "$summary" 1 0
+else
+    summary=$(grep -vE '^make(\[[0-9]+\])?: |^\s*$' "$LOGS/deb.log" | tail -n 1 | cut -c1-110)
+    record deb "$RC" "$debs .deb; $summary" 0 1
+fi
+, each from a clean config
 for mpm in event prefork; do
     t/TEST -clean >/dev/null 2>&1 </dev/null || true
     export WS_TEST_MPM=$mpm
