@@ -35,6 +35,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -91,11 +92,11 @@ class Redis:
         with socket.create_connection(("127.0.0.1", self.port), 5) as s:
             s.sendall(b"PUBSUB NUMSUB %s\r\n" % channel.encode())
             data = b""
-            while data.count(b"\r\n") < 5:
+            while data.count(b"\r\n") < 4:      # *2 $n channel :count
                 chunk = s.recv(4096)
                 expect(chunk, "redis closed the connection")
                 data += chunk
-        return int(data.split(b"\r\n")[4][1:])
+        return int(data.split(b"\r\n")[3][1:])
 
     async def wait_numsub(self, channel, want, timeout=15):
         """A child's SUBSCRIBE goes to Redis after ws_subscribe returned:
@@ -133,6 +134,11 @@ async def wait_links(want_up, timeout=20):
         expect(loop.time() < end, "links not all %s after %ss: %s"
                % ("up" if want_up else "down", timeout, states))
         await asyncio.sleep(0.1)   # polling the servers' state, bounded
+
+
+def log(msg):
+    sys.stderr.write("pubsub_redis: %s\n" % msg)
+    sys.stderr.flush()
 
 
 def connect(server, path="/pubsub"):
@@ -181,10 +187,18 @@ async def check_across_children():
     spread = [n for n in (await asyncio.to_thread(A.children, "WebSocketsOpen")).values() if n]
     expect(len(spread) >= 2, "A's WebSockets are in %d child(ren): %s" % (len(spread), spread))
     State.channels = len(spread) + len(State.subs_b)   # prefork: a child each
+    log("A's WebSockets per child %s; waiting for %d subscriptions in Redis"
+        % (spread, State.channels))
     await State.redis.wait_numsub("t:room", State.channels)
+    log("subscribed; publishing")
     pub = await connect(A)
     await pub.send("threadpub room 100 0")
-    got = await asyncio.gather(*(collect(ws, 100) for ws in everyone))
+    got = await asyncio.gather(*(collect(ws, 100) for ws in everyone),
+                               return_exceptions=True)
+    lost = [i for i, g in enumerate(got) if isinstance(g, BaseException)]
+    expect(not lost, "%d subscribers timed out (%s), e.g. #%d of %s"
+           % (len(lost), type(got[lost[0]]).__name__ if lost else "",
+              lost[0] if lost else -1, "A" if lost and lost[0] < 40 else "B"))
     expect((await recv(pub)) == "threadpub done 0", "a publish failed")
     bad = [i for i, seq in enumerate(got) if seq != list(range(1, 101))]
     expect(not bad, "%d subscribers missed or reordered (first: %s)"
