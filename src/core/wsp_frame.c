@@ -49,6 +49,12 @@ static void release_buffer(wsp_reader *r)
     r->msg_cap = 0;
 }
 
+void wsp_reader_trim(wsp_reader *r)
+{
+    if (!r->msg_opcode && !r->msg_len)
+        release_buffer(r);
+}
+
 void wsp_reader_free(wsp_reader *r)
 {
     release_buffer(r);

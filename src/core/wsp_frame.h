@@ -114,6 +114,9 @@ typedef struct wsp_reader {
 void wsp_reader_init(wsp_reader *r, const wsp_reader_config *cfg,
                      const wsp_reader_callbacks *cb, void *ud);
 /* Frees the message buffer; the reader may be re-initialised afterwards. */
+/* Between messages: gives back the message buffer kept for the next one
+ * (an idle connection needs none). */
+void wsp_reader_trim(wsp_reader *r);
 void wsp_reader_free(wsp_reader *r);
 /* Feeds len bytes.  *consumed (may be NULL) receives how many bytes were
  * used; it is len unless the call stopped or failed. */

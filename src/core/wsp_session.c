@@ -493,6 +493,14 @@ void wsp_session_eof(wsp_session *s, int error, int64_t now)
         linger_if_flushed(s);
 }
 
+void wsp_session_trim(wsp_session *s)
+{
+    if (s->busy || s->feeding)
+        return;
+    wsp_reader_trim(&s->reader);
+    wsp_pmd_trim(s);
+}
+
 void wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now)
 {
     sync_clock(s, now);

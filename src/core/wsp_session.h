@@ -264,6 +264,9 @@ void   wsp_session_eof(wsp_session *s, int error, int64_t now);
  * the session knows the output is flushed (DRAINING -> LINGER) and that
  * the peer still reads (send_timeout). */
 void   wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now);
+/* The connection went quiet: give back what only the next message needs
+ * (the reader's buffer, an inflater without context). */
+void   wsp_session_trim(wsp_session *s);
 
 /* Outputs */
 /* The next frame to write, one reference to the caller; NULL if none.

@@ -24,16 +24,22 @@ static void end_parts(wsp_session *s);
 
 uint8_t wsp_pmd_setup(wsp_session *s)
 {
-    uint8_t rsv = 0;
+    /* The inflater comes with the first compressed message. */
+    uint8_t rsv = s->cfg.inflate_window_bits ? WSP_RSV1 : 0;
 
-    if (s->cfg.inflate_window_bits
-        && (s->inflater = malloc(sizeof(*s->inflater))) != NULL) {
-        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
-        rsv = WSP_RSV1;                /* compressed messages */
-    }
     if (s->cfg.deflate_window_bits && s->cfg.deflate_shared)
         s->cfg.deflate_keep_context = 0; /* a shared one keeps none */
     return rsv;
+}
+
+/* Without context an inflater holds nothing between messages. */
+void wsp_pmd_trim(wsp_session *s)
+{
+    if (s->inflater && !s->cfg.inflate_keep_context) {
+        wsp_inflater_free(s->inflater);
+        free(s->inflater);
+        s->inflater = NULL;
+    }
 }
 
 void wsp_pmd_teardown(wsp_session *s)
@@ -63,8 +69,14 @@ int wsp_pmd_deliver(wsp_session *s, int opcode, const uint8_t *data,
     size_t n;
     wsp_inflate_status st;
 
-    if (!s->inflater) {
+    if (!s->cfg.inflate_window_bits) {
         wsp_session_fail(s, WSP_CLOSE_PROTOCOL_ERROR);
+        return 1;
+    }
+    if (!s->inflater && (s->inflater = malloc(sizeof(*s->inflater))) != NULL)
+        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
+    if (!s->inflater) {
+        wsp_session_fail(s, WSP_CLOSE_INTERNAL_ERROR);
         return 1;
     }
     st = wsp_inflate_message(s->inflater, data, len, max, keep, !keep,

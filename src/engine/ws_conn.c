@@ -196,7 +196,18 @@ static int note_input(ws_conn_t *wc, apr_time_t now)
 {
     int after_quiet = now - wc->last_input >= WS_QUIET_TIME;
     wc->last_input = now;
+    wc->trim_due = 1;
     return after_quiet;
+}
+
+/* A quiet connection keeps no buffer for a next message it may never
+ * send: the cached read buffer, the reader's, an inflater without
+ * context. */
+static void trim(ws_conn_t *wc)
+{
+    wc->trim_due = 0;
+    ws_io_trim_idle(wc);
+    wsp_session_trim(&wc->sess);
 }
 
 /* ws_set_timer()'s time has come. */
@@ -214,7 +225,7 @@ static void run_handler_timer(ws_conn_t *wc, apr_time_t now)
 static void trim_if_quiet(ws_conn_t *wc, apr_time_t now)
 {
     if (now - wc->last_input >= WS_QUIET_TIME)
-        ws_io_trim_idle(wc);
+        trim(wc);
 }
 
 /* Step 3.  Reads at most WS_READ_ROUNDS brigades (fairness: then comes
@@ -255,7 +266,7 @@ static void read_input(ws_conn_t *wc, apr_time_t now)
     if (rounds == WS_READ_ROUNDS)
         wc->read_more = 1;
     else if (after_quiet)
-        ws_io_trim_idle(wc);
+        trim(wc);
 }
 
 /* LINGER: our FIN is out; read (and drop) until the peer's EOF. */
@@ -308,6 +319,10 @@ static void arm_deadline(ws_conn_t *wc)
 
     if (wc->timer_at && (!want || wc->timer_at < want))
         want = wc->timer_at;
+    /* A connection that goes quiet after input is trimmed then, not only
+     * at its next input or ping. */
+    if (wc->trim_due && (!want || wc->last_input + WS_QUIET_TIME < want))
+        want = wc->last_input + WS_QUIET_TIME;
 
     if (want && (!armed || want < armed))
         ws_loop_set_deadline(&wc->entry, want);

@@ -198,6 +198,8 @@ struct ws_conn {
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
                                       allocator since the last trim */
+    int              trim_due;     /* input came since the last trim: trim
+                                      once it has been quiet a while */
     int              input_eof;    /* the peer's side ended */
     int              read_more;    /* stopped reading for fairness, or
                                       paused: input may wait in filters */

@@ -138,6 +138,32 @@ static void rsv1_without_inflate_is_1002(void **state)
     fx_free(f);
 }
 
+/* A quiet connection gives back the reader's buffer and, without
+ * context, the inflater; the next compressed message still inflates. */
+static void trim_frees_what_waits_for_the_next_message(void **state)
+{
+    wsp_session_config c = inflate_cfg(0);
+    fx *f = fx_new(&c);
+    wsp_deflater d;
+    uint8_t *z;
+    size_t zn;
+    int i;
+    (void)state;
+    wsp_deflater_init(&d, 15, 8);
+    for (i = 0; i < 2; i++) {
+        z = deflate_as_client(&d, "{\"n\":1}", 7, 0, &zn);
+        feed_frame(f, BIN | RSV1, z, zn);
+        free(z);
+        assert_int_equal(f->messages, i + 1);
+        assert_non_null(f->s.inflater);
+        wsp_session_trim(&f->s);
+        assert_null(f->s.inflater);
+        assert_int_equal(f->s.reader.msg_cap, 0);
+    }
+    wsp_deflater_free(&d);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +172,7 @@ int main(void)
         cmocka_unit_test(bomb_closes_1009),
         cmocka_unit_test(bad_stream_and_bad_utf8_close_1007),
         cmocka_unit_test(rsv1_without_inflate_is_1002),
+        cmocka_unit_test(trim_frees_what_waits_for_the_next_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
