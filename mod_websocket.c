@@ -33,6 +33,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->ping_interval = conf->idle_timeout = conf->send_timeout = -1;
     ws_pmd_conf_init(&conf->pmd);
     conf->slow_close = -1;
+    conf->rate = conf->burst = conf->max_fragments = -1;
     return conf;
 }
 
@@ -55,6 +56,9 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(log_items, NULL);
     ws_pmd_conf_merge(&conf->pmd, &base->pmd, &add->pmd);
     MERGE(slow_close, -1);
+    MERGE(rate, -1);
+    MERGE(burst, -1);
+    MERGE(max_fragments, -1);
     return conf;
 }
 
@@ -160,6 +164,24 @@ static const char *set_capacity_warning(cmd_parms *cmd, void *dconf,
     return err ? err : ws_capacity_set_warning(cmd, arg);
 }
 
+static const char *set_rate(cmd_parms *cmd, void *dconf, const char *rate,
+                            const char *burst)
+{
+    ws_dir_conf *conf = dconf;
+    const char *err = parse_number(cmd, rate, 0, 1000000000, &conf->rate);
+    conf->burst = 0;
+    if (!err && burst)
+        err = parse_number(cmd, burst, 1, 1000000000, &conf->burst);
+    return err;
+}
+
+static const char *set_max_fragments(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    ws_dir_conf *conf = dconf;
+    return parse_number(cmd, arg, 0, 1000000000, &conf->max_fragments);
+}
+
 /* drop, or close [1008|1013] (policy violation, try again later). */
 static const char *set_slow_subscriber(cmd_parms *cmd, void *dconf,
                                        const char *what, const char *code)
@@ -224,6 +246,13 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_TAKE12("WebSocketMessageRate", set_rate, NULL, WS_CONTEXT,
+                  "messages and control frames a client may send per second, "
+                  "then the burst it may save up (default 0: no limit); past "
+                  "it the connection is closed with 1008"),
+    AP_INIT_TAKE1("WebSocketMaxFragments", set_max_fragments, NULL, WS_CONTEXT,
+                  "frames one message may have (default 4096, 0: no limit); "
+                  "past it the connection is closed with 1008"),
     AP_INIT_TAKE_ARGV("WebSocketPubSub", ws_redis_set, NULL, RSRC_CONF,
                   "redis://host[:port][/db] or unix:/path[?db=N], then "
                   "prefix=...: topics cross children and machines through "

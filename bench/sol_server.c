@@ -222,7 +222,7 @@ static void handshake(sconn *s, const uint8_t *buf, size_t len)
 {
     static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
                               "Connection: close\r\n\r\n";
-    wsp_reader_config cfg = { MAX_MSG, 1, 0 };
+    wsp_reader_config cfg = { .max_message_size = MAX_MSG, .require_mask = 1 };
     char key[64], accept[WSP_ACCEPT_KEY_LEN + 1], resp[256], *end;
     const char *k;
     size_t take = len, klen = 0, head_len, before = s->hs_len;

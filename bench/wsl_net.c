@@ -507,7 +507,7 @@ static void feed(wsl_conn *c, const uint8_t *buf, size_t len)
 /* Response bytes while upgrading; leftovers after the head are frames. */
 static void on_upgrade_bytes(wsl_conn *c, const uint8_t *buf, size_t len)
 {
-    wsp_reader_config cfg = { MAX_MESSAGE, 0, 0 };
+    wsp_reader_config cfg = { .max_message_size = MAX_MESSAGE };
     char *end;
     size_t take = len, head_len, before = c->hs_len, skip;
 

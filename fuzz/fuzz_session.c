@@ -350,7 +350,7 @@ static void configure(unsigned a, unsigned b)
 {
     static const size_t pending[] = { 800, 3000, 10000, 65536 };
     wsp_session_config c;
-    wsp_reader_config pc = { 0, 0, 0 };
+    wsp_reader_config pc = { .require_mask = 0 };
 
     memset(&c, 0, sizeof c);
     c.max_pending = pending[a & 3];

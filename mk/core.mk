@@ -21,11 +21,11 @@ CORE_SRCS := src/core/wsp_frame.c src/core/wsp_frame_write.c \
              src/core/wsp_utf8.c src/core/wsp_handshake.c \
              src/core/wsp_outq.c src/core/wsp_session.c \
              src/core/wsp_origin.c src/core/wsp_pmd.c src/core/wsp_deflate.c \
-             src/core/wsp_session_pmd.c
+             src/core/wsp_session_pmd.c src/core/wsp_rate.c
 CORE_HDRS := src/core/wsp_frame.h src/core/wsp_utf8.h \
              src/core/wsp_handshake.h src/core/wsp_internal.h \
              src/core/wsp_session.h src/core/wsp_origin.h src/core/wsp_pmd.h \
-             src/core/wsp_deflate.h
+             src/core/wsp_deflate.h src/core/wsp_rate.h
 CORE_CFLAGS := -Isrc/core $(shell apr-1-config --cflags --cppflags --includes) \
                $(shell apu-1-config --includes)
 CORE_LIBS := $(shell apu-1-config --link-ld --libs) \
@@ -56,7 +56,7 @@ CORE_LIB      := $(CORE_OUT)/libwspcore.a
 
 CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session \
                    session_queue origin abi pmd deflate session_inflate \
-                   session_deflate
+                   session_deflate limits
 CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
 CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
                    tests/unit/utf8_ref.h tests/unit/session_fx.h

@@ -143,6 +143,8 @@ static wsp_status check_first_bytes(wsp_reader *r)
         if (!r->msg_opcode)
             return fail(r, WSP_CLOSE_PROTOCOL_ERROR,
                         "continuation frame without a message");
+        if (r->cfg.max_fragments && ++r->msg_frames >= r->cfg.max_fragments)
+            return fail(r, WSP_CLOSE_POLICY, "too many fragments in a message");
     } else if (r->msg_opcode) {
         return fail(r, WSP_CLOSE_PROTOCOL_ERROR,
                     "new data frame inside a fragmented message");
@@ -191,6 +193,7 @@ static void begin_payload(wsp_reader *r)
         r->msg_opcode = r->opcode;
         r->msg_compressed = (r->rsv & WSP_RSV1) != 0;
         r->msg_len = 0;
+        r->msg_frames = 0;
         wsp_utf8_init(&r->utf8);
     }
 }

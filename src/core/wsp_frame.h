@@ -72,6 +72,9 @@ typedef struct wsp_reader_config {
                                    WSP_RSV1 is permessage-deflate's "compressed"
                                    bit (RFC 7692 6): first frame of a data
                                    message only */
+    uint32_t max_fragments;     /* frames in one data message; 0 = no limit.
+                                   Past it: 1008 (a million empty fragments
+                                   cost a callback each and no bytes) */
 } wsp_reader_config;
 
 typedef enum wsp_status {
@@ -103,6 +106,7 @@ typedef struct wsp_reader {
     uint8_t  *msg;            /* malloc'd buffer of the message being assembled */
     size_t    msg_len;
     size_t    msg_cap;
+    uint32_t  msg_frames;     /* frames of the open message so far */
     wsp_utf8_state utf8;      /* incremental validation of the open text message */
     /* control frame payload (at most 125 bytes) */
     uint8_t   ctl[WSP_MAX_CONTROL_PAYLOAD];
@@ -113,10 +117,10 @@ typedef struct wsp_reader {
 
 void wsp_reader_init(wsp_reader *r, const wsp_reader_config *cfg,
                      const wsp_reader_callbacks *cb, void *ud);
-/* Frees the message buffer; the reader may be re-initialised afterwards. */
 /* Between messages: gives back the message buffer kept for the next one
  * (an idle connection needs none). */
 void wsp_reader_trim(wsp_reader *r);
+/* Frees the message buffer; the reader may be re-initialised afterwards. */
 void wsp_reader_free(wsp_reader *r);
 /* Feeds len bytes.  *consumed (may be NULL) receives how many bytes were
  * used; it is len unless the call stopped or failed. */

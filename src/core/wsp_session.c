@@ -80,6 +80,8 @@ void wsp_session_init(wsp_session *s, const wsp_session_config *cfg,
     rcfg.max_message_size = s->cfg.max_message_size;
     rcfg.require_mask = 1;            /* we are the server */
     rcfg.allowed_rsv = wsp_pmd_setup(s);
+    rcfg.max_fragments = s->cfg.max_fragments;
+    wsp_rate_init(&s->rate, s->cfg.rate_per_sec, s->cfg.rate_burst, now);
     wsp_reader_init(&s->reader, &rcfg, &reader_callbacks, s);
     wsp_outq_init(&s->data);
     s->state = WSP_SESSION_OPEN;
@@ -237,12 +239,23 @@ void wsp_session_deliver(wsp_session *s, int opcode, const uint8_t *data,
     s->busy--;
 }
 
+/* WebSocketMessageRate: 1 (and closing 1008) if the peer is over it. */
+static int over_rate(wsp_session *s)
+{
+    if (wsp_rate_take(&s->rate, s->now))
+        return 0;
+    wsp_session_fail(s, WSP_CLOSE_POLICY);
+    return 1;
+}
+
 static int on_reader_message(void *ud, int opcode, const uint8_t *data, size_t len)
 {
     wsp_session *s = ud;
 
     if (s->state != WSP_SESSION_OPEN)
         return 0;                      /* after our close: discarded */
+    if (over_rate(s))
+        return 1;
     if (opcode & WSP_MSG_COMPRESSED) {
         if (wsp_pmd_deliver(s, opcode & ~WSP_MSG_COMPRESSED, data, len))
             return 1;                  /* stops the feed: we are closing */
@@ -259,6 +272,8 @@ static int on_reader_ping(void *ud, const uint8_t *data, size_t len)
 
     if (s->state != WSP_SESSION_OPEN)
         return 0;                      /* nothing may follow our close */
+    if (over_rate(s))
+        return 1;
     if ((b = wsp_buf_frame(WSP_OP_PONG, 1, 0, data, len)) != NULL)
         wsp_lane_enqueue(s, b);
     return pause_if_backed_up(s);
@@ -266,8 +281,10 @@ static int on_reader_ping(void *ud, const uint8_t *data, size_t len)
 
 static int on_reader_pong(void *ud, const uint8_t *data, size_t len)
 {
-    (void)ud; (void)data; (void)len;
-    return 0;                          /* unsolicited pongs are ignored */
+    wsp_session *s = ud;
+    (void)data; (void)len;
+    /* Ignored (unsolicited ones too), but they count against the rate. */
+    return s->state == WSP_SESSION_OPEN && over_rate(s);
 }
 
 static int on_reader_close(void *ud, int code, const char *reason, size_t len)

@@ -68,6 +68,7 @@
 #include <stdint.h>
 
 #include "wsp_frame.h"
+#include "wsp_rate.h"
 
 /* ---- shareable frame buffers ----------------------------------------- */
 
@@ -178,6 +179,10 @@ typedef struct wsp_session_config {
     int      inflate_window_bits;
     int      inflate_keep_context; /* 0: client_no_context_takeover agreed:
                                       no inflate state between messages */
+    /* Not NULL (and inflate_keep_context 0): inflate with this inflater,
+     * the caller's, shared by the sessions of one thread and reset after
+     * each message, instead of one allocated per message. */
+    struct wsp_inflater *inflate_shared;
     /* permessage-deflate agreed for output: our window (9..15), 0 = off.
      * Whole data messages of at least deflate_min_size bytes go out
      * compressed (RSV1), shorter ones plain, which RFC 7692 allows; a
@@ -192,6 +197,11 @@ typedef struct wsp_session_config {
      * allocated on first use and, without context, freed after each
      * message. */
     struct wsp_deflater *deflate_shared;
+    /* Messages and control frames the peer may send per second (token
+     * bucket, burst saved up), 0 = no limit; past it: close 1008. */
+    uint32_t rate_per_sec, rate_burst;
+    /* Frames in one data message, 0 = no limit; past it: close 1008. */
+    uint32_t max_fragments;
 } wsp_session_config;
 
 typedef struct wsp_session_callbacks {
@@ -209,6 +219,7 @@ typedef struct wsp_session {
     wsp_session_callbacks cb;
     void                 *ud;
     wsp_reader            reader;
+    wsp_rate              rate;      /* the peer's messages and controls */
     struct wsp_inflater  *inflater;  /* malloc'd when inflate is on */
     struct wsp_deflater  *deflater;  /* the one used: cfg's shared one, or
                                         own, malloc'd on first use */

@@ -65,6 +65,7 @@ int wsp_pmd_deliver(wsp_session *s, int opcode, const uint8_t *data,
     size_t max = s->cfg.max_message_size && s->cfg.max_message_size < SIZE_MAX
                  ? (size_t)s->cfg.max_message_size : SIZE_MAX - 1;
     int keep = s->cfg.inflate_keep_context;
+    wsp_inflater *f;
     uint8_t *plain;
     size_t n;
     wsp_inflate_status st;
@@ -73,14 +74,20 @@ int wsp_pmd_deliver(wsp_session *s, int opcode, const uint8_t *data,
         wsp_session_fail(s, WSP_CLOSE_PROTOCOL_ERROR);
         return 1;
     }
-    if (!s->inflater && (s->inflater = malloc(sizeof(*s->inflater))) != NULL)
-        wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
-    if (!s->inflater) {
+    if (s->cfg.inflate_shared && !keep)
+        f = s->cfg.inflate_shared;     /* reset after the message, kept */
+    else {
+        if (!s->inflater
+            && (s->inflater = malloc(sizeof(*s->inflater))) != NULL)
+            wsp_inflater_init(s->inflater, s->cfg.inflate_window_bits);
+        f = s->inflater;
+    }
+    if (!f) {
         wsp_session_fail(s, WSP_CLOSE_INTERNAL_ERROR);
         return 1;
     }
-    st = wsp_inflate_message(s->inflater, data, len, max, keep, !keep,
-                             &plain, &n);
+    st = wsp_inflate_message(f, data, len, max, keep,
+                             !keep && f != s->cfg.inflate_shared, &plain, &n);
     if (st != WSP_INFLATE_OK) {
         wsp_session_fail(s, st == WSP_INFLATE_TOO_BIG ? WSP_CLOSE_TOO_BIG
                             : st == WSP_INFLATE_BAD ? WSP_CLOSE_INVALID_DATA

@@ -143,6 +143,10 @@ static void start_session(ws_conn_t *wc, apr_time_t now)
     cfg.linger_timeout = WS_LINGER_TIMEOUT;
     cfg.send_timeout = conf->send_timeout >= 0 ? conf->send_timeout
                                                : WS_DEFAULT_SEND_TIMEOUT;
+    cfg.rate_per_sec = conf->rate > 0 ? (uint32_t)conf->rate : 0;
+    cfg.rate_burst = conf->burst > 0 ? (uint32_t)conf->burst : 0;
+    cfg.max_fragments = conf->max_fragments >= 0 ? (uint32_t)conf->max_fragments
+                                                 : WS_DEFAULT_MAX_FRAGMENTS;
     ws_pmd_session_config(wc, &cfg);
     wsp_session_init(&wc->sess, &cfg, &session_callbacks, wc, now);
     wc->state = WS_ST_OPEN;

@@ -102,6 +102,8 @@ typedef struct ws_dir_conf {
     ws_pmd_conf           pmd;            /* WebSocketDeflate* */
     int                   slow_close;     /* WebSocketSlowSubscriber: 0 drop,
                                              else the close code; -1 unset */
+    apr_int64_t           rate, burst;    /* WebSocketMessageRate, -1 unset */
+    apr_int64_t           max_fragments;  /* WebSocketMaxFragments, -1 unset */
 } ws_dir_conf;
 
 /* Per-server settings (ws_root.c). */
@@ -111,6 +113,7 @@ typedef struct ws_server_conf {
 } ws_server_conf;
 
 #define WS_DEFAULT_MAX_PENDING (4 * 1024 * 1024)
+#define WS_DEFAULT_MAX_FRAGMENTS 4096   /* no client needs more */
 #define WS_DEFAULT_SEND_TIMEOUT apr_time_from_sec(60)
 
 /* Counters of one child (shared memory, see ws_stats.c) or of one
@@ -173,6 +176,9 @@ struct ws_conn {
     const char      *protocol;     /* the one chosen, or NULL */
     const char      *extensions;   /* Sec-WebSocket-Extensions answered,
                                       or NULL: none (ws_pmd.c) */
+    char             extensions_buf[WSP_PMD_RESPONSE_MAX]; /* its text: here,
+                                      not in c->pool, whose next 8 KiB
+                                      block it could cost */
     wsp_pmd_params   pmd;          /* what it agreed to */
     /* What handlers may ask of the handshake request: r's own until the
      * request is released, then copies in c->pool; NULL once finished. */

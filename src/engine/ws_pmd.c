@@ -171,7 +171,8 @@ void ws_pmd_negotiate(request_rec *r, ws_conn_t *wc)
                       "no acceptable permessage-deflate offer in '%s'", offer);
         return;
     }
-    wc->extensions = apr_pstrdup(wc->c->pool, answer);
+    memcpy(wc->extensions_buf, answer, sizeof(wc->extensions_buf));
+    wc->extensions = wc->extensions_buf;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00109)
                   "offered '%s', answered '%s'", offer, answer);
 }
@@ -182,6 +183,7 @@ void ws_pmd_negotiate(request_rec *r, ws_conn_t *wc)
  * the loop's pool, used by its thread only, freed with it. */
 typedef struct shared_table {
     wsp_deflater *d[7][9];             /* [bits - 9][level - 1] */
+    wsp_inflater *inflater;            /* window 15: reads any client's */
 } shared_table;
 
 static apr_status_t free_shared(void *data)
@@ -193,19 +195,42 @@ static apr_status_t free_shared(void *data)
         for (j = 0; j < 9; j++)
             if (t->d[i][j])
                 wsp_deflater_free(t->d[i][j]);
+    if (t->inflater)
+        wsp_inflater_free(t->inflater);
     return APR_SUCCESS;
 }
 
-static wsp_deflater *shared_deflater(ws_loop *loop, int bits, int level)
+static shared_table *shared_of(ws_loop *loop)
 {
     shared_table *t = NULL;
-    wsp_deflater **slot;
 
     apr_pool_userdata_get((void **)&t, WS_PMD_POOL_KEY, loop->pool);
     if (!t) {
         t = apr_pcalloc(loop->pool, sizeof(*t));
         apr_pool_userdata_setn(t, WS_PMD_POOL_KEY, free_shared, loop->pool);
     }
+    return t;
+}
+
+/* Messages the client compressed without context: one inflater per loop,
+ * reset after each message, rather than zlib's 40 KiB allocated and freed
+ * per message (which also scatters the heap). */
+static wsp_inflater *shared_inflater(ws_loop *loop)
+{
+    shared_table *t = shared_of(loop);
+
+    if (!t->inflater) {
+        t->inflater = apr_palloc(loop->pool, sizeof(*t->inflater));
+        wsp_inflater_init(t->inflater, 15);
+    }
+    return t->inflater;
+}
+
+static wsp_deflater *shared_deflater(ws_loop *loop, int bits, int level)
+{
+    shared_table *t = shared_of(loop);
+    wsp_deflater **slot;
+
     slot = &t->d[bits - 9][level - 1];
     if (!*slot) {
         *slot = apr_palloc(loop->pool, sizeof(**slot));
@@ -224,6 +249,8 @@ void ws_pmd_session_config(ws_conn_t *wc, wsp_session_config *cfg)
         return;
     cfg->inflate_window_bits = p->client_max_window_bits;
     cfg->inflate_keep_context = !p->client_no_context_takeover;
+    if (p->client_no_context_takeover)
+        cfg->inflate_shared = shared_inflater(wc->loop);
     cfg->deflate_window_bits = p->server_max_window_bits;
     cfg->deflate_mem_level = mem_level(pc);
     cfg->deflate_keep_context = !p->server_no_context_takeover;

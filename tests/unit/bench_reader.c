@@ -60,7 +60,7 @@ static uint8_t *build(int opcode, size_t len, size_t nframes, size_t *total)
 static double feed_rate(const uint8_t *buf, size_t len, size_t piece,
                         double *ns_per_feed)
 {
-    wsp_reader_config cfg = { 0, 1, 0 };
+    wsp_reader_config cfg = { .require_mask = 1 };
     wsp_reader r;
     double t0 = now(), t;
     size_t rounds = 0, off, used, feeds = 0;

@@ -164,6 +164,38 @@ static void trim_frees_what_waits_for_the_next_message(void **state)
     fx_free(f);
 }
 
+/* Shared mode: one inflater of the thread's for every session that has
+ * no context to keep; the session allocates none. */
+static void shared_inflater_serves_without_context(void **state)
+{
+    wsp_session_config c = inflate_cfg(0);
+    wsp_inflater shared;
+    wsp_deflater d;
+    fx *a, *b;
+    uint8_t *z;
+    size_t zn;
+    (void)state;
+    wsp_inflater_init(&shared, 15);
+    c.inflate_shared = &shared;
+    a = fx_new(&c);
+    b = fx_new(&c);
+    wsp_deflater_init(&d, 15, 8);
+    z = deflate_as_client(&d, "{\"a\":1}", 7, 0, &zn);
+    feed_frame(a, TEXT | RSV1, z, zn);
+    feed_frame(b, TEXT | RSV1, z, zn);
+    free(z);
+    assert_int_equal(a->messages, 1);
+    assert_int_equal(b->messages, 1);
+    assert_int_equal(a->last_len, 7);
+    assert_null(a->s.inflater);
+    assert_null(b->s.inflater);
+    assert_int_equal(shared.ready, 1);           /* kept, reset */
+    fx_free(a);
+    fx_free(b);
+    wsp_deflater_free(&d);
+    wsp_inflater_free(&shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +205,7 @@ int main(void)
         cmocka_unit_test(bad_stream_and_bad_utf8_close_1007),
         cmocka_unit_test(rsv1_without_inflate_is_1002),
         cmocka_unit_test(trim_frees_what_waits_for_the_next_message),
+        cmocka_unit_test(shared_inflater_serves_without_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

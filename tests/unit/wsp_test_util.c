@@ -13,8 +13,8 @@
 
 #include "wsp_test_util.h"
 
-const wsp_reader_config server_cfg = { 0, 1, 0 };
-const wsp_reader_config client_cfg = { 0, 0, 0 };
+const wsp_reader_config server_cfg = { .require_mask = 1 };
+const wsp_reader_config client_cfg = { .require_mask = 0 };
 
 /* ---- byte buffer ----------------------------------------------------- */
 
