@@ -246,6 +246,13 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_TAKE1("WebSocketMaxConnections", ws_limits_set, NULL, RSRC_CONF,
+                  "WebSockets one child takes at most (default 0: as many as "
+                  "the MPM lets it hold); more are answered 503"),
+    AP_INIT_TAKE1("WebSocketMaxClientConnections", ws_limits_set, (void *)1,
+                  RSRC_CONF,
+                  "WebSockets one child takes from one client address "
+                  "(default 0: no limit); more are answered 503"),
     AP_INIT_TAKE12("WebSocketMessageRate", set_rate, NULL, WS_CONTEXT,
                   "messages and control frames a client may send per second, "
                   "then the burst it may save up (default 0: no limit); past "
@@ -297,6 +304,7 @@ static int ws_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     ws_root_pre_config();
     ws_capacity_pre_config();
     ws_redis_pre_config();
+    ws_limits_pre_config();
     ws_connlog_init(pconf);
     return OK;
 }
@@ -371,6 +379,7 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *s)
     ws_capacity_child_init();
     ws_loop_init_child(pchild);
     ws_pubsub_child_init(pchild);
+    ws_limits_child_init(pchild);
     ws_redis_child_init(pchild, s);
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) == APR_SUCCESS && async) {
         rv = ws_loop_create(&loop, 1, pchild);

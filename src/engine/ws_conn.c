@@ -122,6 +122,7 @@ void ws_conn_release(ws_conn_t *wc)
 {
     if (apr_atomic_dec32(&wc->refs) != 0)
         return;
+    ws_limits_leave(wc);               /* a handshake that went no further */
     ws_outbox_free(wc);
     if (wc->state != WS_ST_HANDSHAKE)
         wsp_session_free(&wc->sess);
@@ -179,6 +180,7 @@ static void finish(ws_conn_t *wc)
         wsp_session_eof(&wc->sess, 1, apr_time_now());
     ws_outbox_publish(wc);
     ws_pubsub_forget(wc);              /* no more publications */
+    ws_limits_leave(wc);
     ws_outbox_finish(wc);              /* after on_close: deferred calls */
     ws_connlog_write(wc);
     __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);

@@ -200,6 +200,7 @@ struct ws_conn {
                                       consumed */
     ws_sub          *subs;         /* topics subscribed (ws_pubsub.c) */
     apr_uint64_t     serial;       /* unique in this child, never 0 */
+    int              admitted;     /* counted by ws_limits.c */
     apr_time_t       last_input;   /* when input last arrived */
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
@@ -285,6 +286,13 @@ const char *ws_pmd_set_min_size(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ws_pmd_set_client_context(cmd_parms *cmd, void *dconf, int on);
 void        ws_pmd_negotiate(request_rec *r, ws_conn_t *wc);
 void        ws_pmd_session_config(ws_conn_t *wc, wsp_session_config *cfg);
+
+/* ws_limits.c: WebSocketMaxConnections, WebSocketMaxClientConnections */
+void        ws_limits_pre_config(void);
+const char *ws_limits_set(cmd_parms *cmd, void *dconf, const char *arg);
+void        ws_limits_child_init(apr_pool_t *pchild);
+int         ws_limits_admit(request_rec *r, ws_conn_t *wc);  /* OK or 503 */
+void        ws_limits_leave(ws_conn_t *wc);
 
 /* ws_pubsub.c */
 void        ws_pubsub_child_init(apr_pool_t *pchild);

@@ -240,6 +240,10 @@ int ws_upgrade_handler(request_rec *r, const ws_dir_conf *conf)
         return status;
     if (!(wc = ws_conn_create(r, conf)))
         return HTTP_INTERNAL_SERVER_ERROR;
+    if ((status = ws_limits_admit(r, wc)) != OK) {
+        ws_conn_release(wc);
+        return status;
+    }
     wc->offered = apr_table_get(r->headers_in, "Sec-WebSocket-Protocol");
     preselect_protocol(wc, conf);
     ws_pmd_negotiate(r, wc);
