@@ -246,6 +246,10 @@ static const command_rec ws_cmds[] = {
     AP_INIT_TAKE1("WebSocketLogFormat", set_log_format, NULL, WS_CONTEXT,
                   "the format of the line logged (at info) for each closed "
                   "WebSocket"),
+    AP_INIT_TAKE1("WebSocketMaxMemory", ws_limits_set_memory, NULL, RSRC_CONF,
+                  "memory all WebSockets of one child may hold (queued output, "
+                  "partial messages, zlib state), e.g. 512M (the default); "
+                  "past it the heaviest are closed with 1013"),
     AP_INIT_TAKE1("WebSocketMaxConnections", ws_limits_set, NULL, RSRC_CONF,
                   "WebSockets one child takes at most (default 0: as many as "
                   "the MPM lets it hold); more are answered 503"),

@@ -36,7 +36,8 @@ enum wsp_close_code {
     WSP_CLOSE_POLICY          = 1008,
     WSP_CLOSE_TOO_BIG         = 1009,
     WSP_CLOSE_EXTENSION       = 1010,
-    WSP_CLOSE_INTERNAL_ERROR  = 1011
+    WSP_CLOSE_INTERNAL_ERROR  = 1011,
+    WSP_CLOSE_TRY_AGAIN_LATER = 1013
 };
 
 #define WSP_RSV1 0x40

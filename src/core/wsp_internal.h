@@ -45,6 +45,7 @@ void wsp_session_deliver(struct wsp_session *s, int opcode,
 uint8_t wsp_pmd_setup(struct wsp_session *s);
 void    wsp_pmd_teardown(struct wsp_session *s);
 void    wsp_pmd_trim(struct wsp_session *s);
+size_t  wsp_pmd_memory(const struct wsp_session *s);
 /* A compressed message: inflated, checked, delivered.  1 if it failed
  * (the session is closing with the code the peer earned). */
 int     wsp_pmd_deliver(struct wsp_session *s, int opcode,

@@ -510,6 +510,27 @@ void wsp_session_eof(wsp_session *s, int error, int64_t now)
         linger_if_flushed(s);
 }
 
+void wsp_session_shed(wsp_session *s, int code, const char *reason,
+                      size_t len, int64_t now)
+{
+    sync_clock(s, now);
+    if (s->state == WSP_SESSION_FINISHED || s->busy)
+        return;
+    if (pending(s) > WSP_SHED_KEEP) {  /* the peer is not taking output */
+        if (!s->notified)
+            record_close(s, code, reason, len, WSP_BY_SERVER);
+        finish(s);
+        return;
+    }
+    if (s->state == WSP_SESSION_OPEN || s->state == WSP_SESSION_CLOSING) {
+        if (s->state == WSP_SESSION_OPEN)
+            queue_close(s, code);
+        if (!s->notified)
+            record_close(s, code, reason, len, WSP_BY_SERVER);
+        enter_draining(s);             /* frees the reader */
+    }
+}
+
 void wsp_session_trim(wsp_session *s)
 {
     if (s->busy || s->feeding)
@@ -619,6 +640,11 @@ int wsp_session_paused(const wsp_session *s) { return s->paused; }
 int wsp_session_close_code(const wsp_session *s) { return s->close_code; }
 const char *wsp_session_close_reason(const wsp_session *s) { return s->close_reason; }
 wsp_closer wsp_session_closed_by(const wsp_session *s) { return s->closed_by; }
+
+size_t wsp_session_memory(const wsp_session *s)
+{
+    return s->cost + s->unwritten + s->reader.msg_cap + wsp_pmd_memory(s);
+}
 
 size_t wsp_session_reader_buffered(const wsp_session *s)
 {

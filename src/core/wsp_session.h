@@ -278,6 +278,13 @@ void   wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now);
 /* The connection went quiet: give back what only the next message needs
  * (the reader's buffer, an inflater without context). */
 void   wsp_session_trim(wsp_session *s);
+/* Memory the process must take back from this connection (a limit was
+ * reached): input stops and its buffers go at once; a close with code
+ * (and reason) is sent if little output waits (<= WSP_SHED_KEEP), else
+ * the connection is dropped (finished) with code as its close code. */
+#define WSP_SHED_KEEP (64 * 1024)
+void   wsp_session_shed(wsp_session *s, int code, const char *reason,
+                        size_t len, int64_t now);
 
 /* Outputs */
 /* The next frame to write, one reference to the caller; NULL if none.
@@ -299,6 +306,9 @@ int         wsp_session_close_code(const wsp_session *s);
 const char *wsp_session_close_reason(const wsp_session *s); /* NUL-terminated */
 wsp_closer  wsp_session_closed_by(const wsp_session *s);
 size_t      wsp_session_reader_buffered(const wsp_session *s);
+/* What the connection holds in memory: queued and popped unwritten
+ * frames (their cost), the partial message, zlib state of its own. */
+size_t      wsp_session_memory(const wsp_session *s);
 /* Walks every queue and sums the costs again (for tests and fuzzing). */
 size_t      wsp_session_recount_cost(const wsp_session *s);
 

@@ -181,6 +181,7 @@ static void finish(ws_conn_t *wc)
     ws_outbox_publish(wc);
     ws_pubsub_forget(wc);              /* no more publications */
     ws_limits_leave(wc);
+    ws_limits_memory_leave(wc);
     ws_outbox_finish(wc);              /* after on_close: deferred calls */
     ws_connlog_write(wc);
     __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);
@@ -410,6 +411,7 @@ static void proceed(ws_loop_entry *e, unsigned events)
     if (ws_outbox_take_drain_wanted(wc) && wc->h->on_drain
         && wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN)
         wc->h->on_drain((ws_conn *)wc);
+    ws_limits_memory_step(wc, now);
     apply_wants(wc, now);
     if (wc->state == WS_ST_FINISHED)
         goto out;

@@ -123,6 +123,7 @@ typedef struct ws_counters {
     apr_uint64_t msgs_in, msgs_out;
     apr_uint64_t bytes_in, bytes_out;
     apr_uint64_t pub_dropped;       /* publications a full queue refused */
+    apr_uint64_t mem_shed;          /* WebSockets shed at WebSocketMaxMemory */
     apr_uint64_t redis_up;          /* 1 while the Redis link is up */
     apr_uint64_t redis_connects;    /* times it came up */
     apr_uint64_t redis_out, redis_in; /* publications sent, received */
@@ -201,6 +202,7 @@ struct ws_conn {
     ws_sub          *subs;         /* topics subscribed (ws_pubsub.c) */
     apr_uint64_t     serial;       /* unique in this child, never 0 */
     int              admitted;     /* counted by ws_limits.c */
+    apr_size_t       mem_reported; /* in the child's memory sum */
     apr_time_t       last_input;   /* when input last arrived */
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
     int              buffer_cached;/* a read buffer went back to c's
@@ -293,6 +295,10 @@ const char *ws_limits_set(cmd_parms *cmd, void *dconf, const char *arg);
 void        ws_limits_child_init(apr_pool_t *pchild);
 int         ws_limits_admit(request_rec *r, ws_conn_t *wc);  /* OK or 503 */
 void        ws_limits_leave(ws_conn_t *wc);
+const char *ws_limits_set_memory(cmd_parms *cmd, void *dconf, const char *arg);
+apr_int64_t ws_limits_memory(void);
+void        ws_limits_memory_step(ws_conn_t *wc, apr_time_t now);
+void        ws_limits_memory_leave(ws_conn_t *wc);
 
 /* ws_pubsub.c */
 void        ws_pubsub_child_init(apr_pool_t *pchild);

@@ -1,7 +1,8 @@
 /*
- * ws_limits.c - how many WebSockets a child takes: WebSocketMaxConnections
+ * ws_limits.c - what a child gives WebSockets: WebSocketMaxConnections
  * (all of them) and WebSocketMaxClientConnections (from one client
- * address), checked at the handshake, answered with 503.
+ * address), checked at the handshake, answered with 503; and
+ * WebSocketMaxMemory, the memory all its WebSockets hold.
  *
  * Counted per child process, from the accepted handshake until the
  * WebSocket is over: the MPM's own limit already bounds connections per
@@ -19,6 +20,11 @@
 APLOG_USE_MODULE(websocket);
 
 static apr_int64_t max_child, max_client;   /* 0: no limit */
+static apr_int64_t max_memory;              /* bytes, 0: no limit */
+static apr_int64_t memory;                  /* this child's, atomic */
+
+#define WS_DEFAULT_MAX_MEMORY (APR_INT64_C(512) << 20)
+#define WS_SHED_FLOOR         (256 * 1024)  /* below this, never shed */
 static apr_uint32_t admitted;               /* this child's, atomic */
 static apr_thread_mutex_t *clients_mutex;
 static apr_hash_t *clients;                 /* address -> client_count */
@@ -31,6 +37,32 @@ typedef struct client_count {
 void ws_limits_pre_config(void)
 {
     max_child = max_client = 0;
+    max_memory = WS_DEFAULT_MAX_MEMORY;
+}
+
+/* bytes, or with a K, M or G suffix. */
+const char *ws_limits_set_memory(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    (void)dconf;
+    if (err)
+        return err;
+    n = apr_strtoi64(arg, &end, 10);
+    if (end != arg && (*end == 'K' || *end == 'k'))
+        n <<= 10, end++;
+    else if (end != arg && (*end == 'M' || *end == 'm'))
+        n <<= 20, end++;
+    else if (end != arg && (*end == 'G' || *end == 'g'))
+        n <<= 30, end++;
+    if (end == arg || *end || n < 0 || (n && n < (1 << 20)))
+        return apr_psprintf(cmd->pool, "WebSocketMaxMemory takes bytes (or "
+                            "with K, M, G), 1M at least, or 0 for no limit; "
+                            "not '%s'", arg);
+    max_memory = n;
+    return NULL;
 }
 
 const char *ws_limits_set(cmd_parms *cmd, void *dconf, const char *arg)
@@ -57,6 +89,7 @@ const char *ws_limits_set(cmd_parms *cmd, void *dconf, const char *arg)
 void ws_limits_child_init(apr_pool_t *pchild)
 {
     admitted = 0;
+    memory = 0;
     clients = NULL;
     if (max_client && apr_thread_mutex_create(&clients_mutex,
                                               APR_THREAD_MUTEX_DEFAULT,
@@ -134,4 +167,58 @@ void ws_limits_leave(ws_conn_t *wc)
         client_leave(wc->ip);
         apr_thread_mutex_unlock(clients_mutex);
     }
+}
+
+/* ---- memory --------------------------------------------------------------
+ * After each step a connection reports what it holds (queued output,
+ * partial message, zlib state: wsp_session_memory) into the child's sum.
+ * Over WebSocketMaxMemory, a connection that holds more than its share
+ * (the bound over the open WebSockets, 256 KiB at least) is shed as it
+ * steps: closed with 1013 (Try Again Later), its input buffers freed at
+ * once, or dropped if its peer is not taking output (its queue cannot be
+ * freed otherwise).  Pausing it instead would not free anything, and a
+ * paused sender of a large message could never finish it: the others would
+ * stay starved.  Only connections that grow step, so the heaviest growing
+ * ones go first and the rest of the child goes on. */
+
+apr_int64_t ws_limits_memory(void)
+{
+    return __atomic_load_n(&memory, __ATOMIC_RELAXED);
+}
+
+static void report(ws_conn_t *wc, apr_size_t held)
+{
+    apr_int64_t delta = (apr_int64_t)held - (apr_int64_t)wc->mem_reported;
+
+    if (delta)
+        __atomic_add_fetch(&memory, delta, __ATOMIC_RELAXED);
+    wc->mem_reported = held;
+}
+
+void ws_limits_memory_step(ws_conn_t *wc, apr_time_t now)
+{
+    static const char why[] = "memory limit";
+    apr_size_t held = wsp_session_memory(&wc->sess), share;
+    apr_uint64_t open;
+
+    report(wc, held);
+    if (!max_memory || ws_limits_memory() <= max_memory)
+        return;
+    open = __atomic_load_n(&ws_stats_mine()->open, __ATOMIC_RELAXED);
+    share = (apr_size_t)(max_memory / (apr_int64_t)(open ? open : 1));
+    if (held <= share || held <= WS_SHED_FLOOR)
+        return;
+    ap_log_cerror(APLOG_MARK, APLOG_WARNING, 0, wc->c, WSLOGNO(00112)
+                  "WebSocketMaxMemory (%" APR_INT64_T_FMT ") reached in this "
+                  "child: shedding a WebSocket that holds %" APR_SIZE_T_FMT
+                  " bytes (close 1013)", max_memory, held);
+    WS_COUNT(ws_stats_mine(), mem_shed, 1);
+    wsp_session_shed(&wc->sess, WSP_CLOSE_TRY_AGAIN_LATER, why, sizeof(why) - 1,
+                     now);
+    report(wc, wsp_session_memory(&wc->sess));
+}
+
+void ws_limits_memory_leave(ws_conn_t *wc)
+{
+    report(wc, 0);
 }

@@ -106,6 +106,7 @@ static void sum_counters(ws_counters *total, const ws_counters *c)
     total->bytes_in += c->bytes_in;
     total->bytes_out += c->bytes_out;
     total->pub_dropped += c->pub_dropped;
+    total->mem_shed += c->mem_shed;
     total->redis_up += c->redis_up;
     total->redis_connects += c->redis_connects;
     total->redis_out += c->redis_out;
@@ -120,10 +121,11 @@ static void print_auto(request_rec *r, const char *prefix, const ws_counters *c)
                "%sWebSocketMessagesOut: %" APR_UINT64_T_FMT "\n"
                "%sWebSocketBytesIn: %" APR_UINT64_T_FMT "\n"
                "%sWebSocketBytesOut: %" APR_UINT64_T_FMT "\n"
-               "%sWebSocketPublicationsDropped: %" APR_UINT64_T_FMT "\n",
+               "%sWebSocketPublicationsDropped: %" APR_UINT64_T_FMT "\n"
+               "%sWebSocketsShedForMemory: %" APR_UINT64_T_FMT "\n",
                prefix, c->open, prefix, c->opened, prefix, c->msgs_in,
                prefix, c->msgs_out, prefix, c->bytes_in, prefix, c->bytes_out,
-               prefix, c->pub_dropped);
+               prefix, c->pub_dropped, prefix, c->mem_shed);
     if (ws_redis_configured())
         ap_rprintf(r, "%sWebSocketPubSubLinksUp: %" APR_UINT64_T_FMT "\n"
                    "%sWebSocketPubSubConnects: %" APR_UINT64_T_FMT "\n"

@@ -85,6 +85,47 @@ static void fragments_over_the_limit_close_1008(void **state)
     fx_free(f);
 }
 
+/* A partial message is what the session holds; shedding frees it at once
+ * and closes with the code when little output waits. */
+static void shed_frees_input_and_closes(void **state)
+{
+    fx *f = fx_new(NULL);
+    static uint8_t chunk[64 * 1024];
+    int i;
+    (void)state;
+    memset(chunk, 'a', sizeof chunk);
+    feed_frame(f, WSP_OP_BINARY, chunk, sizeof chunk);
+    for (i = 0; i < 3; i++)
+        feed_frame(f, WSP_OP_CONT, chunk, sizeof chunk);
+    assert_true(wsp_session_memory(&f->s) >= 4 * sizeof chunk);
+    wsp_session_shed(&f->s, WSP_CLOSE_TRY_AGAIN_LATER, "memory", 6, f->now);
+    assert_true(wsp_session_memory(&f->s) < 1024);
+    assert_int_equal(f->closes, 1);
+    assert_int_equal(f->close_code, WSP_CLOSE_TRY_AGAIN_LATER);
+    expect_close_frame(f, "\x03\xf5", 2);        /* 1013 on the wire */
+    fx_free(f);
+}
+
+/* A peer that does not read: the queue cannot go out, so the connection
+ * is dropped (finished) and everything freed. */
+static void shed_drops_a_stalled_reader(void **state)
+{
+    wsp_session_config c = base_cfg();
+    static uint8_t big[48 * 1024];
+    fx *f;
+    (void)state;
+    c.max_pending = 1 << 20;
+    f = fx_new(&c);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, big, sizeof big, f->now), 0);
+    assert_int_equal(wsp_session_send(&f->s, WSP_OP_BINARY, big, sizeof big, f->now), 0);
+    assert_true(wsp_session_memory(&f->s) > WSP_SHED_KEEP);
+    wsp_session_shed(&f->s, WSP_CLOSE_TRY_AGAIN_LATER, "memory", 6, f->now);
+    assert_int_equal(wsp_session_get_state(&f->s), WSP_SESSION_FINISHED);
+    assert_int_equal(f->close_code, WSP_CLOSE_TRY_AGAIN_LATER);
+    assert_int_equal(wsp_session_memory(&f->s), 0);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +133,8 @@ int main(void)
         cmocka_unit_test(message_rate_closes_1008),
         cmocka_unit_test(pongs_count_too),
         cmocka_unit_test(fragments_over_the_limit_close_1008),
+        cmocka_unit_test(shed_frees_input_and_closes),
+        cmocka_unit_test(shed_drops_a_stalled_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
