@@ -84,8 +84,10 @@ MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_RE
 # built by `build`, installed by `install` and packaged by `make deb` (the
 # .deb takes every mod_websocket_*.so that `install` puts in LIBEXECDIR), all
 # from this one list.  A new handler is one word here (plus its own libraries
-# in HANDLER_LIBS_<name> if it needs any).
-HANDLERS    := echo room
+# in HANDLER_LIBS_<name> if it needs any).  echo is the tutorial's, room
+# the README's timer/broadcast example; chat, increment and close are the
+# examples with a page under htdocs/.
+HANDLERS    := echo room chat increment close
 HANDLER_LIBS_room := -lpthread
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
                t/handlers/hostile_handler.c t/handlers/v2_handler.c \
@@ -290,7 +292,7 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 	@# /tmp), world-readable, refreshed on every start.
 	@if [ -L $(RUN_HTDOCS) ]; then rm -f $(RUN_HTDOCS); fi
 	@install -d -m 0755 $(RUN_HTDOCS)
-	@install -m 0644 htdocs/index.html $(RUN_HTDOCS)/index.html
+	@install -m 0644 htdocs/*.html $(RUN_HTDOCS)/
 	@sed -e 's|@PORT@|$(PORT)|g' -e 's|@LISTEN@|$(LISTEN)|g' \
 	     -e 's|@TLS_PORT@|$(TLS_PORT)|g' -e 's|@TLS_LISTEN@|$(TLS_LISTEN)|g' \
 	     -e 's|@TLS_CRT@|$(TLS_CRT)|g' -e 's|@TLS_KEY@|$(TLS_KEY)|g' \
