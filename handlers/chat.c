@@ -142,7 +142,9 @@ static void announce(ws_conn *c, chatter *ch, int self, const char *fmt, ...)
 }
 
 /* Subscribe first, then announce: the joiner's own "joined" notice is the
- * sign that it is in the room. */
+ * sign that it is in the room.  (With WebSocketPubSub a publication right
+ * after a new subscription can reach Redis before it and miss the joiner:
+ * the page does not wait for that notice.) */
 static void join(ws_conn *c, chatter *ch, const char *nick, size_t n)
 {
     if (ws_subscribe(c, ch->topic) != WS_OK) {
