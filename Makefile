@@ -3,7 +3,9 @@
 #
 #   make [build]          build/mod_websocket.so + handler objects (apxs -c)
 #   make run              private httpd in the foreground: http/ws on :9998,
-#                         https/wss (and HTTP/2) on :9443
+#                         https/wss (and HTTP/2) on :9443; the handlers of
+#                         handlers/ at /echo /room /chat /increment /close;
+#                         one child unless EXTRA_CONF has WebSocketPubSub
 #   make start [PORT=n] [TLS_PORT=m] [EXTRA_CONF=file]
 #                         the same in the background (returns once it listens)
 #   make stop  [PORT=n]   stop it
@@ -84,8 +86,10 @@ MOD_SRCS    := mod_websocket.c $(sort $(wildcard src/engine/*.c)) $(CORE_SRCS_RE
 # built by `build`, installed by `install` and packaged by `make deb` (the
 # .deb takes every mod_websocket_*.so that `install` puts in LIBEXECDIR), all
 # from this one list.  A new handler is one word here (plus its own libraries
-# in HANDLER_LIBS_<name> if it needs any).
-HANDLERS    := echo room
+# in HANDLER_LIBS_<name> if it needs any).  echo is the tutorial's, room
+# the README's timer/broadcast example; chat, increment and close are the
+# examples with a page under htdocs/.
+HANDLERS    := echo room chat increment close
 HANDLER_LIBS_room := -lpthread
 TEST_SRCS   := t/handlers/test_handler.c t/handlers/bad_handlers.c \
                t/handlers/hostile_handler.c t/handlers/v2_handler.c \
@@ -290,7 +294,7 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 	@# /tmp), world-readable, refreshed on every start.
 	@if [ -L $(RUN_HTDOCS) ]; then rm -f $(RUN_HTDOCS); fi
 	@install -d -m 0755 $(RUN_HTDOCS)
-	@install -m 0644 htdocs/index.html $(RUN_HTDOCS)/index.html
+	@install -m 0644 htdocs/*.html $(RUN_HTDOCS)/
 	@sed -e 's|@PORT@|$(PORT)|g' -e 's|@LISTEN@|$(LISTEN)|g' \
 	     -e 's|@TLS_PORT@|$(TLS_PORT)|g' -e 's|@TLS_LISTEN@|$(TLS_LISTEN)|g' \
 	     -e 's|@TLS_CRT@|$(TLS_CRT)|g' -e 's|@TLS_KEY@|$(TLS_KEY)|g' \
@@ -304,6 +308,14 @@ $(RUN_CONF): conf/httpd.conf.in FORCE
 	    printf '\n# EXTRA_CONF\nInclude "%s"\n' "$(abspath $(EXTRA_CONF))" >> $@.new; fi
 	@mv -f $@.new $@
 
+# How many children (conf/httpd.conf.in): topics, and so chat rooms, span
+# one child unless WebSocketPubSub (Redis) carries them between children.
+# Without a WebSocketPubSub line in EXTRA_CONF the server runs ONE child,
+# so every WebSocket meets every other; with one, -D WEBSOCKET_PUBSUB lets
+# it run several.  httpd keeps the define across graceful restarts.
+PUBSUB_DEFINE := $(if $(EXTRA_CONF),$(shell grep -qsE '^[[:space:]]*WebSocketPubSub[[:space:]]' '$(EXTRA_CONF)' && echo -DWEBSOCKET_PUBSUB))
+RUN_CHILDREN  := $(if $(PUBSUB_DEFINE),2 to 4 children (WebSocketPubSub in EXTRA_CONF),one child (no WebSocketPubSub: topics stay in it))
+
 # Connections are file descriptors: thousands of WebSockets need a higher
 # limit than the usual 1024.  Raised only in the recipe's own shell (never
 # limits.conf & co.); falls back to the hard limit if 65536 is refused.
@@ -312,8 +324,9 @@ RAISE_NOFILE = ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)" || true
 run-nodeps: build $(TLS_CRT) $(RUN_CONF)
 	@echo "Serving http://localhost:$(PORT)/  and  ws://localhost:$(PORT)/echo"
 	@echo "    and https://localhost:$(TLS_PORT)/  and  wss://localhost:$(TLS_PORT)/echo  (self-signed; Ctrl-C stops)"
+	@echo "Examples: /chat.html /increment.html /close.html /console.html; $(RUN_CHILDREN)"
 	@echo "Logs: $(RUN_DIR)/logs/"
-	$(RAISE_NOFILE); exec $(RUN_HTTPD) -f $(RUN_CONF) -DFOREGROUND
+	$(RAISE_NOFILE); exec $(RUN_HTTPD) -f $(RUN_CONF) $(PUBSUB_DEFINE) -DFOREGROUND
 
 # Returns only once both ports accept TCP (bounded: START_WAIT tenths of s).
 START_WAIT ?= 100
@@ -326,7 +339,7 @@ start-nodeps: build $(TLS_CRT) $(RUN_CONF)
 	done; \
 	rm -f $(RUN_PID); \
 	$(RAISE_NOFILE); \
-	$(RUN_HTTPD) -f $(RUN_CONF) -k start || { \
+	$(RUN_HTTPD) -f $(RUN_CONF) $(PUBSUB_DEFINE) -k start || { \
 	    echo "error: httpd -k start failed (config above / error_log below)" >&2; \
 	    tail -n 30 $(RUN_DIR)/logs/error_log >&2 2>/dev/null || true; exit 1; }; \
 	for i in $$(seq $(START_WAIT)); do \
@@ -335,6 +348,7 @@ start-nodeps: build $(TLS_CRT) $(RUN_CONF)
 	       (exec 3<>/dev/tcp/127.0.0.1/$(TLS_PORT)) 2>/dev/null; then \
 	        echo "started (pid $$(cat $(RUN_PID))): http://localhost:$(PORT)/ ws://localhost:$(PORT)/echo"; \
 	        echo "    https://localhost:$(TLS_PORT)/ wss://localhost:$(TLS_PORT)/echo (self-signed)"; \
+	        echo "    $(RUN_CHILDREN)"; \
 	        exit 0; fi; \
 	    sleep 0.1; \
 	done; \

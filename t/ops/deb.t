@@ -213,8 +213,18 @@ open my $wc, '>', "$tmp/websocket.conf" or die "$tmp/websocket.conf: $!";
 print $wc $conf_in;
 close $wc;
 
+# The init function as a handler root would pick it: ws_handler_init if the
+# object exports one, else its name.  (The close example exports
+# ws_handler_init and close_handler: a lookup of "close" would find libc's
+# close(2) among the object's dependencies.)
+sub init_of {
+    my ($h, $so) = @_;
+    my $syms = qx{nm -D --defined-only '$so' 2>/dev/null};
+    return $syms =~ /^\S+ T ws_handler_init$/m ? 'ws_handler_init' : $h;
+}
 my $handler_lines = join '', map {
-    "WebSocketHandlerLoad pkg_$_ \"$root$MODDIR/mod_websocket_$_.so\" $_\n"
+    my $so = "$root$MODDIR/mod_websocket_$_.so";
+    "WebSocketHandlerLoad pkg_$_ \"$so\" " . init_of($_, $so) . "\n"
     . "<Location /pkg_$_>\n    WebSocketHandler pkg_$_\n</Location>\n"
 } grep { $_ ne 'echo' } @handlers;
 my $conf = "$tmp/httpd.conf";
@@ -251,7 +261,7 @@ StartServers 1
 # installed path, /usr/lib/apache2/modules, which holds nothing here).
 LoadModule websocket_module "$root$MODDIR/mod_websocket.so"
 Include "$tmp/websocket.conf"
-# The other packaged handlers, each under its own name (init function <name>).
+# The other packaged handlers, each under its own name (init_of above).
 $handler_lines
 # The -dev template's handler, built above.
 WebSocketHandlerLoad myhandler "$tpl/myhandler.so" myhandler
