@@ -15,6 +15,7 @@
 
 #include "ws_internal.h"
 #include "apr_hash.h"
+#include "apr_lib.h"
 #include "apr_strings.h"
 
 APLOG_USE_MODULE(websocket);
@@ -40,24 +41,40 @@ void ws_limits_pre_config(void)
     max_memory = WS_DEFAULT_MAX_MEMORY;
 }
 
-/* bytes, or with a K, M or G suffix. */
-const char *ws_limits_set_memory(cmd_parms *cmd, void *dconf, const char *arg)
+/* A server-wide number: digits, then (with suffixes) K, M or G.  NULL,
+ * or what to print. */
+static const char *global_number(cmd_parms *cmd, const char *arg,
+                                 int suffixes, apr_int64_t *out)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    static const char units[] = "KMG";
+    const char *u;
     char *end;
     apr_int64_t n;
 
-    (void)dconf;
     if (err)
         return err;
     n = apr_strtoi64(arg, &end, 10);
-    if (end != arg && (*end == 'K' || *end == 'k'))
-        n <<= 10, end++;
-    else if (end != arg && (*end == 'M' || *end == 'm'))
-        n <<= 20, end++;
-    else if (end != arg && (*end == 'G' || *end == 'g'))
-        n <<= 30, end++;
-    if (end == arg || *end || n < 0 || (n && n < (1 << 20)))
+    if (suffixes && end != arg && *end
+        && (u = strchr(units, apr_toupper(*end))) != NULL) {
+        n <<= 10 * (u - units + 1);
+        end++;
+    }
+    if (end == arg || *end || n < 0)
+        return "";
+    *out = n;
+    return NULL;
+}
+
+const char *ws_limits_set_memory(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    apr_int64_t n = 0;
+    const char *err = global_number(cmd, arg, 1, &n);
+
+    (void)dconf;
+    if (err && *err)
+        return err;
+    if (err || (n && n < (1 << 20)))
         return apr_psprintf(cmd->pool, "WebSocketMaxMemory takes bytes (or "
                             "with K, M, G), 1M at least, or 0 for no limit; "
                             "not '%s'", arg);
@@ -67,15 +84,13 @@ const char *ws_limits_set_memory(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ws_limits_set(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
-    apr_int64_t n;
+    apr_int64_t n = 0;
+    const char *err = global_number(cmd, arg, 0, &n);
 
     (void)dconf;
-    if (err)
+    if (err && *err)
         return err;
-    n = apr_strtoi64(arg, &end, 10);
-    if (end == arg || *end || n < 0 || n > 100000000)
+    if (err || n > 100000000)
         return apr_psprintf(cmd->pool, "%s must be a whole number from 0 to "
                             "100000000, not '%s'", cmd->directive->directive,
                             arg);
