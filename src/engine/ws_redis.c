@@ -566,8 +566,10 @@ int ws_redis_publish(const char *topic, ws_message_type type,
     memcpy(p + 9, &exclude, 8);
     if (len)
         memcpy(p + HEADER_LEN, data, len);
-    if (!enqueue(r, op))
+    if (!enqueue(r, op)) {
         WS_COUNT(ws_stats_mine(), pub_dropped, 1);
+        ws_stats_limit(WS_LIMIT_PUBSUB_QUEUE);
+    }
     return 1;
 }
 
