@@ -17,6 +17,7 @@
 
 #include "ws_internal.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "apr_strings.h"
 
 #define WS_METRICS_HANDLER "websocket-metrics"
@@ -131,7 +132,8 @@ static int metrics_handler(request_rec *r)
 
     if (!r->handler || strcmp(r->handler, WS_METRICS_HANDLER))
         return DECLINED;
-    r->allowed |= AP_METHOD_BIT << M_GET;
+    /* The 405's Allow header is made from r->allowed_methods. */
+    ap_allow_standard_methods(r, 1, M_GET, -1);
     if (r->method_number != M_GET)     /* HEAD is M_GET, header_only */
         return HTTP_METHOD_NOT_ALLOWED;
     ap_set_content_type(r, "text/plain; version=0.0.4");
