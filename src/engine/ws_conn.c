@@ -184,6 +184,7 @@ static void finish(ws_conn_t *wc)
     ws_limits_memory_leave(wc);
     ws_outbox_finish(wc);              /* after on_close: deferred calls */
     ws_connlog_write(wc);
+    ws_stats_closed(&wc->sess);
     __atomic_fetch_sub(&ws_stats_mine()->open, 1, __ATOMIC_RELAXED);
     wc->state = WS_ST_FINISHED;
     ws_loop_forget(&wc->entry);

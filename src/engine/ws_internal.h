@@ -131,6 +131,44 @@ typedef struct ws_counters {
 #define WS_COUNT(ctr, field, n) \
     __atomic_fetch_add(&(ctr)->field, (apr_uint64_t)(n), __ATOMIC_RELAXED)
 
+/* Closes counted by code (ws_stats.c, ws_stats_close_codes): these, then
+ * one bucket for every other code. */
+#define WS_NCLOSE 13
+
+/* Limits whose hits are counted, each under a name (ws_stats.c's
+ * limit_names, the Prometheus `limit` label): a new one is an entry
+ * here and a name there. */
+typedef enum ws_limit {
+    WS_LIMIT_MAX_MESSAGE,       /* WebSocketMaxMessageSize: closed 1009 */
+    WS_LIMIT_PENDING_OUTPUT,    /* WebSocketMaxPendingOutput: WS_EFULL */
+    WS_LIMIT_SEND_TIMEOUT,      /* WebSocketSendTimeout: dropped */
+    WS_LIMIT_SLOW_SUBSCRIBER,   /* a publication a full queue refused */
+    WS_LIMIT_PUBSUB_QUEUE,      /* one the Redis link's queue refused */
+    WS_NLIMITS
+} ws_limit;
+
+/* What a child counts: its slot of the shared segment, and the sums. */
+typedef struct ws_stats {
+    ws_counters  c;
+    apr_uint64_t closes[WS_NCLOSE];
+    apr_uint64_t limits[WS_NLIMITS];
+} ws_stats;
+
+/* One child as a reader sees it (ws_stats_snapshot). */
+typedef struct ws_stats_child {
+    apr_uint32_t pid;
+    int          generation;        /* ap_mpm_query(AP_MPMQ_GENERATION) */
+    ws_stats     st;
+} ws_stats_child;
+
+typedef struct ws_stats_view {
+    ws_stats        total;          /* the live children + retired */
+    ws_stats        retired;        /* children gone (gauges are 0) */
+    apr_uint64_t    children_retired;
+    int             nchildren;
+    ws_stats_child *child;
+} ws_stats_view;
+
 typedef enum ws_state {
     WS_ST_HANDSHAKE = 0, /* on the request thread, before the 101 */
     WS_ST_OPEN,          /* adopted: the protocol session runs */
@@ -336,11 +374,20 @@ void        ws_capacity_check(server_rec *s);
 void        ws_capacity_child_init(void);
 void        ws_capacity_note_open(apr_uint64_t open);
 
-/* ws_stats.c */
+/* ws_stats.c: the shared segment */
 apr_status_t ws_stats_post_config(apr_pool_t *pconf, server_rec *s);
 void         ws_stats_child_init(apr_pool_t *pchild);
 ws_counters *ws_stats_mine(void);
+void         ws_stats_limit(ws_limit which);
+void         ws_stats_closed(const wsp_session *sess);
+void         ws_stats_snapshot(apr_pool_t *p, ws_stats_view *v);
+const char  *ws_stats_limit_name(int i);
+int          ws_stats_close_code(int i);   /* 0: the "other" bucket */
 void         ws_stats_register_hooks(void);
+/* ws_status.c: the mod_status section */
+void         ws_status_register_hooks(void);
+/* ws_metrics.c: SetHandler websocket-metrics (Prometheus text format) */
+void         ws_metrics_register_hooks(void);
 
 /* ws_connlog.c */
 void         ws_connlog_init(apr_pool_t *pconf);

@@ -20,7 +20,9 @@ static int ws_status(int wsp_send_status)
 {
     switch (wsp_send_status) {
     case WSP_SEND_OK:      return WS_OK;
-    case WSP_SEND_EFULL:   return WS_EFULL;
+    case WSP_SEND_EFULL:
+        ws_stats_limit(WS_LIMIT_PENDING_OUTPUT);
+        return WS_EFULL;
     case WSP_SEND_ECLOSED: return WS_ECLOSED;
     case WSP_SEND_ENOMEM:  return WS_ENOMEM;
     case WSP_SEND_ESTATE:  return WS_ESTATE;
@@ -59,6 +61,7 @@ static int inbox_admits(ws_conn_t *wc, const ws_inbox_item *it)
         return WS_ESTATE;
     if (wc->session_cost + wc->inbox_cost >= wc->max_pending) {
         wc->drain_wanted = 1;
+        ws_stats_limit(WS_LIMIT_PENDING_OUTPUT);
         return WS_EFULL;
     }
     return WS_OK;

@@ -272,6 +272,7 @@ static void slow_subscriber(ws_conn_t *wc, apr_time_t now)
     const ws_dir_conf *conf = wc->conf;
 
     WS_COUNT(ws_stats_mine(), pub_dropped, 1);
+    ws_stats_limit(WS_LIMIT_SLOW_SUBSCRIBER);
     if (conf->slow_close <= 0)
         return;                        /* drop: this message only */
     wsp_session_close(&wc->sess, conf->slow_close, "slow subscriber", 15, now);

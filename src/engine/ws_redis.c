@@ -245,7 +245,7 @@ static void set_state(ws_redis *r, int up)
                      __ATOMIC_RELAXED);
     if (up) {
         WS_COUNT(ws_stats_mine(), redis_connects, 1);
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, r->s, WSLOGNO(00401)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, r->s, WSLOGNO(00601)
                      "WebSocketPubSub: connected to %s: topics cross "
                      "children", conf->url);
         r->logged_down = 0;
@@ -288,7 +288,7 @@ static void on_selected(redisAsyncContext *ac, void *reply, void *priv)
     if (!rep)
         return;                       /* being torn down: on_disconnect says why */
     if (rep->type == REDIS_REPLY_ERROR) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, r->s, WSLOGNO(00404)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, r->s, WSLOGNO(00604)
                      "WebSocketPubSub: %s refused SELECT %d: %s", conf->url,
                      conf->db, rep->str);
         redisAsyncDisconnect(ac);     /* reported by on_disconnect */
@@ -368,7 +368,7 @@ static void link_down(rlink *l, const char *why)
 
     if (r->up || !r->logged_down)
         ap_log_error(APLOG_MARK, r->up ? APLOG_ERR : APLOG_WARNING, 0, r->s,
-                     WSLOGNO(00402) "WebSocketPubSub: %s link to %s down: "
+                     WSLOGNO(00602) "WebSocketPubSub: %s link to %s down: "
                      "%s; topics stay within each child until it is back",
                      l->name, conf->url, why);
     r->logged_down = 1;
@@ -566,8 +566,10 @@ int ws_redis_publish(const char *topic, ws_message_type type,
     memcpy(p + 9, &exclude, 8);
     if (len)
         memcpy(p + HEADER_LEN, data, len);
-    if (!enqueue(r, op))
+    if (!enqueue(r, op)) {
         WS_COUNT(ws_stats_mine(), pub_dropped, 1);
+        ws_stats_limit(WS_LIMIT_PUBSUB_QUEUE);
+    }
     return 1;
 }
 
@@ -602,7 +604,7 @@ void ws_redis_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     if ((rv = ws_loop_create(&loop, 1, pchild)) != APR_SUCCESS
         || (rv = ws_loop_start_thread(loop, 0)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WSLOGNO(00403)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, WSLOGNO(00603)
                      "WebSocketPubSub: cannot start the Redis loop thread; "
                      "topics stay within this child");
         return;

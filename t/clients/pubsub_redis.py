@@ -21,9 +21,9 @@ Checks (JSON lines, see interop_common.py):
   exclude_across    ws_publish_from(exclude_self) on A reaches B's
                     subscribers and A's others, not the sender
   redis_down        Redis stopped: every child sees its link down and A
-                    logs it (WS00402); a connection's own publication still
+                    logs it (WS00602); a connection's own publication still
                     reaches it (delivery within the child continues)
-  redis_back        Redis started again: the links come back (WS00401) and
+  redis_back        Redis started again: the links come back (WS00601) and
                     a publication on A reaches the subscribers on B that
                     subscribed before the outage, without restarting httpd
 """
@@ -171,7 +171,7 @@ class State:
     subs_b = []
     redis = None
     channels = 0       # children subscribed to t:room
-    up_lines = 0       # WS00401 lines in A's log before the outage
+    up_lines = 0       # WS00601 lines in A's log before the outage
 
 
 async def check_links_up():
@@ -222,11 +222,11 @@ async def check_exclude_across():
 
 async def check_redis_down(redis, a_log):
     with open(a_log) as f:
-        State.up_lines = f.read().count("WS00401")
+        State.up_lines = f.read().count("WS00601")
     redis.stop()
     await wait_links(0)
     with open(a_log) as f:
-        expect("WS00402" in f.read(), "A did not log the link going down")
+        expect("WS00602" in f.read(), "A did not log the link going down")
     ws = await connect(A)
     try:
         await command(ws, "sub solo", "sub 0")
@@ -241,7 +241,7 @@ async def check_redis_back(redis, a_log):
     redis.start()
     await wait_links(1)
     with open(a_log) as f:
-        expect(f.read().count("WS00401") > State.up_lines, "A did not log the links back")
+        expect(f.read().count("WS00601") > State.up_lines, "A did not log the links back")
     await redis.wait_numsub("t:room", State.channels)   # restored
     pub = await connect(A)
     try:

@@ -41,7 +41,7 @@ use Time::HiRes qw(time sleep);
 my $PATH = '/hostile/sendtimeout';
 my $PORT = WSClient::server_port();
 
-plan tests => 2 + 3 + 4;
+plan tests => 2 + 3 + 4 + 2;
 
 sub ws_open {
     my $res = GET('/server-status?auto');
@@ -81,7 +81,16 @@ sub small_client {
     return $ok ? ($ws, $cport) : ();
 }
 
+# Drops by WebSocketSendTimeout, counted (WebSocketLimitSendTimeout).
+sub send_timeouts {
+    my $res = GET('/server-status?auto');
+    return undef unless $res->is_success;
+    my ($n) = $res->content =~ /^WebSocketLimitSendTimeout: (\d+)$/m;
+    return $n;
+}
+
 my $base_open = ws_open() // 0;
+my $base_timeouts = send_timeouts() // 0;
 
 # --- 1. the stalled reader ---------------------------------------------------
 my ($st, $st_port) = small_client();
@@ -115,6 +124,7 @@ while (1) {
 ok(defined $open && $open <= $base_open,
    "WebSocketsOpen back to $base_open (" . ($open // 'unknown') . ')');
 $st->abort if $st;
+is((send_timeouts() // 0) - $base_timeouts, 1, 'WebSocketLimitSendTimeout grew by exactly 1');
 
 # --- 2. the slow reader that makes progress ---------------------------------
 my ($sl, $sl_port) = small_client();
@@ -187,3 +197,4 @@ while (1) {
 }
 ok(defined $open && $open <= $base_open,
    "WebSocketsOpen back to $base_open (now " . ($open // 'unknown') . ')');
+is((send_timeouts() // 0) - $base_timeouts, 1, '... and not for the slow reader');

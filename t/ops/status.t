@@ -22,7 +22,7 @@ use Time::HiRes qw(time);
 my @FIELDS = qw(WebSocketsOpen WebSocketsTotal WebSocketMessagesIn
                 WebSocketMessagesOut WebSocketBytesIn WebSocketBytesOut);
 
-plan tests => 3 + 1 + 6 + 3 + 2 + 4;
+plan tests => 3 + 1 + 6 + 3 + 2 + 6;
 
 sub frame_len {
     my ($n, $masked) = @_;
@@ -33,9 +33,12 @@ sub frame_len {
 sub snapshot {
     my $res = GET('/server-status?auto');
     die "GET /server-status?auto: " . $res->status_line . "\n" unless $res->is_success;
-    my %s = (raw => $res->content, total => {}, child => {});
+    my %s = (raw => $res->content, total => {}, child => {}, retired => {});
     for my $line (split /\n/, $res->content) {
-        if ($line =~ /^Child(\d+)(WebSocket\w+): (\d+)$/) {
+        if ($line =~ /^Retired(WebSocket\w+): (\d+)$/) {
+            $s{retired}{$1} = $2;
+        }
+        elsif ($line =~ /^Child(\d+)(WebSocket\w+): (\d+)$/) {
             $s{child}{$1}{$2} = $3;
         }
         elsif ($line =~ /^(WebSocket\w+): (\d+)$/) {
@@ -55,11 +58,13 @@ sub child_delta {
     return $d;
 }
 
+# Children gone are folded into the Retired... lines: the whole server is
+# the live children plus those.
 sub consistent {
     my ($s) = @_;
     my @bad;
     for my $f (@FIELDS) {
-        my $sum = 0;
+        my $sum = $s->{retired}{$f} // 0;
         $sum += $_->{$f} // 0 for values %{ $s->{child} };
         push @bad, "$f: total $s->{total}{$f} != sum of children $sum"
             if ($s->{total}{$f} // -1) != $sum;
@@ -166,7 +171,11 @@ for my $ws (@ws) {
     ok($res->is_success, 'GET /server-status (HTML)');
     my $html = $res->content;
     like($html, qr{<h2>WebSockets \(mod_websocket\)</h2>}, '... has the "WebSockets (mod_websocket)" heading');
-    like($html, qr{<th>child pid</th><th>open</th><th>total</th><th>messages in</th>\s*<th>messages out</th><th>bytes in</th>\s*<th>bytes out</th>},
+    like($html, qr{<th>child pid</th><th>generation</th><th>open</th>\s*<th>total</th><th>messages in</th><th>messages out</th>\s*<th>bytes in</th><th>bytes out</th>},
          '... and its table header');
-    like($html, qr{<tr><td>all</td>(?:<td>\d+</td>){6}</tr>}, '... and an "all" row of six numbers');
+    like($html, qr{<tr><td>all</td><td></td>(?:<td>\d+</td>){6}</tr>}, '... and an "all" row of six numbers');
+    like($html, qr{<tr><td>retired \(\d+ children\)</td><td></td>(?:<td>\d+</td>){6}</tr>},
+         '... and a "retired" row');
+    like($html, qr{<tr><th>closes by code</th><th>1000</th>.*<th>other</th></tr>\s*<tr><td>all</td>(?:<td>\d+</td>){13}</tr>}s,
+         '... and the closes by code');
 }
