@@ -59,7 +59,7 @@ $1 !~ /^fan/ { next }
     key = s SUBSEP srv
     if (kv(r, "failed") != "") { runs[key] = runs[key] (runs[key] == "" ? "" : ", ") "fail"; next }
     m = kv(r, "del_s"); e = kv(r, "errors") + 0
-    subs[s] = kv(r, "subs") + 0 > subs[s] ? kv(r, "subs") + 0 : subs[s]; size[s] = kv(r, "size"); win[s] = kv(r, "window")
+    subs[s] = kv(r, "subs") + 0 > subs[s] ? kv(r, "subs") + 0 : subs[s]; size[s] = kv(r, "size") + 0; win[s] = kv(r, "window") + 0
     runs[key] = runs[key] (runs[key] == "" ? "" : ", ") human(m) (e ? " (" e " err)" : "")
     byrep[key, $3] = m; reps[$3] = 1
     vals[key] = vals[key] " " m; pub[key] = pub[key] " " kv(r, "pub_s")
