@@ -341,8 +341,11 @@ static int run_publisher(wsl_hist *load, wsl_hist *idle, uint64_t *published_win
             *cli_cpu = (cpu_self() - c0) / F.secs * 100;
             *srv_cpu = (cpu_pids() - s0) / F.secs * 100;
         }
-        if (published > seen && now - last_progress > WSL_SEC(5)) {
-            fprintf(stderr, "wsload: fanout: no progress for 5 s at %llu of %llu published\n",
+        /* A stall: nothing done everywhere for 30 s.  (5 s was too short:
+         * on a busy machine the first window of 8 to 50,000 subscribers
+         * took longer while deliveries flowed, missed=0.) */
+        if (published > seen && now - last_progress > WSL_SEC(30)) {
+            fprintf(stderr, "wsload: fanout: no progress for 30 s at %llu of %llu published\n",
                     (unsigned long long)seen, (unsigned long long)published);
             stalled = 1;
             break;
