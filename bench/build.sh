@@ -1,7 +1,8 @@
 # bench/build.sh - builds what the benchmarks run (sourced by bench/run and
 # bench/profile; expects ROOT, BB, BIN): the module and echo handler (make
 # build, copied to build/bench/modules/ with the commit they were built
-# from), and into build/bench/bin/ the load generator, the speed-of-light
+# from) with the fan-out handler (bench/fanout_handler.c), and into
+# build/bench/bin/ the load generator, the speed-of-light
 # server (both linked with the protocol core, src/core, and apr-util) and the
 # libwebsockets peer (wsload with OpenSSL, for --tls), and the TLS
 # certificate.  The core needs zlib (permessage-deflate, wsp_deflate.c).
@@ -56,8 +57,13 @@ bench_build() {
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -I"$ROOT/bench" -o "$BIN/wsload" \
         "$ROOT/bench/wsload.c" "$ROOT/bench/wsl_net.c" "$ROOT/bench/wsl_hist.c" \
-        "$ROOT/bench/wsl_deflate.c" "$ROOT/bench/wsl_json.c" \
+        "$ROOT/bench/wsl_deflate.c" "$ROOT/bench/wsl_json.c" "$ROOT/bench/wsl_fanout.c" \
         $core_srcs $core_libs $(pkg-config --libs openssl)
+    # The fan-out groups' handler (bench/fanout_handler.c), against the
+    # module's public header only, beside the module snapshot.
+    gcc -O2 -g -Wall -Wextra -fPIC -shared -I"$ROOT/include" \
+        -o "$BB/modules/.mod_websocket_fanout.so.new" "$ROOT/bench/fanout_handler.c"
+    mv -f "$BB/modules/.mod_websocket_fanout.so.new" "$BB/modules/mod_websocket_fanout.so"
     # shellcheck disable=SC2086
     gcc -O2 -g -Wall -Wextra $core_cflags -o "$BIN/sol_server" \
         "$ROOT/bench/sol_server.c" $core_srcs $core_libs

@@ -68,6 +68,7 @@ BEGIN {
     title["hold-10k-deflate"] = "Idle hold, 10,000 connections, permessage-deflate negotiated, one 4 KiB message echoed first"
 }
 
+$1 ~ /^fan/ { next }                  # the fan-out rows: report_fanout.awk
 {
     s = $1; srv = $2; rc = $4; r = $5
     if (!(s in seen_s)) { seen_s[s] = 1; scen[++ns] = s }

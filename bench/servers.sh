@@ -29,6 +29,12 @@
 #   py         Python websockets (asyncio)                          19105
 #   lws        libwebsockets                                        19106
 #   proxy      httpd mod_proxy_http upgrade=websocket -> Node ws    19107 (ws on 19157)
+#   topics (bench/run's fanout groups, path /fanout):
+#   modws_fan    as modws (1 child), -D BENCH_FANOUT: bench/fanout_handler.c 19131
+#   modws_redis  4 children, -D BENCH_FANOUT -D BENCH_PUBSUB: topics through
+#                a private redis-server (started and stopped with it,
+#                pinned to CPU 0 too, no persistence)     19132 (Redis on 19139)
+#   uws_fan      uWebSockets.js ws.subscribe/app.publish (uws_pubsub.js) 19133
 
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 MODULE_DIR=${MODULE_DIR:-/usr/lib/apache2/modules}
@@ -39,7 +45,8 @@ declare -A SRV_PORT=([modws]=19101 [sol]=19102 [uws]=19103 [ws]=19104 [py]=19105
                      [lws]=19106 [proxy]=19107 [modws100k]=19108 [modws_old]=19109
                      [modws_tls]=19111 [uws_tls]=19113 [ws_tls]=19114 [lws_tls]=19116
                      [modws_pmd]=19121 [modws_pmd_ded]=19122 [uws_pmd]=19123 [uws_pmd_ded]=19124
-                     [ws_pmd]=19125 [py_pmd]=19126 [lws_pmd]=19127)
+                     [ws_pmd]=19125 [py_pmd]=19126 [lws_pmd]=19127
+                     [modws_fan]=19131 [modws_redis]=19132 [uws_fan]=19133)
 declare -A SRV_LABEL=([modws]="mod_websocket" [sol]="speed-of-light" [uws]="uWebSockets"
                       [ws]="Node ws" [py]="Python websockets" [lws]="libwebsockets"
                       [proxy]="httpd proxy -> ws" [modws100k]="mod_websocket (8 children)"
@@ -48,8 +55,11 @@ declare -A SRV_LABEL=([modws]="mod_websocket" [sol]="speed-of-light" [uws]="uWeb
                       [modws_pmd]="mod_websocket deflate shared" [modws_pmd_ded]="mod_websocket deflate dedicated"
                       [uws_pmd]="uWebSockets deflate shared" [uws_pmd_ded]="uWebSockets deflate dedicated"
                       [ws_pmd]="Node ws deflate" [py_pmd]="Python websockets deflate"
-                      [lws_pmd]="libwebsockets deflate")
+                      [lws_pmd]="libwebsockets deflate"
+                      [modws_fan]="mod_websocket, 1 child" [modws_redis]="mod_websocket + Redis, 4 children"
+                      [uws_fan]="uWebSockets")
 PROXY_BACKEND_PORT=19157
+REDIS_PORT=19139
 
 srv_dir() { echo "$BB/srv-$1"; }
 
@@ -79,7 +89,8 @@ render_httpd_conf() {
         -e "s|@START@|$3|g" -e "s|@SERVER_LIMIT@|$4|g" -e "s|@THREADS@|$5|g" \
         -e "s|@MAX_WORKERS@|$(( $4 * $5 ))|g" -e "s|@FACTOR@|$6|g" \
         -e "s|@TLS_CERT@|$TLS_CERT|g" -e "s|@TLS_KEY@|$TLS_KEY|g" \
-        -e "s|@BACKEND_PORT@|$PROXY_BACKEND_PORT|g" "$2" > "$dir/conf/httpd.conf"
+        -e "s|@BACKEND_PORT@|$PROXY_BACKEND_PORT|g" -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
+        "$2" > "$dir/conf/httpd.conf"
 }
 
 # MODWS_CONF (bench/run --modws-conf): extra directives for the
@@ -107,6 +118,24 @@ start_bg() {
     echo $! > "$dir/$name.pid"
 }
 
+# start_redis NAME: the private redis-server of NAME on $REDIS_PORT (loopback,
+# no persistence, no output-buffer limit for the children's subscriber
+# links: the bench bounds what is in flight), pinned to CPU 0 with the
+# server; its pid in NAME.redis.pid.
+start_redis() {
+    local dir; dir=$(srv_dir "$1")
+    mkdir -p "$dir"
+    if port_in_use "$REDIS_PORT"; then
+        echo "bench: port $REDIS_PORT (redis for $1) is already in use" >&2
+        return 1
+    fi
+    taskset -c 0 /usr/bin/redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' \
+        --appendonly no --dir "$dir" --client-output-buffer-limit 'pubsub 0 0 0' \
+        --loglevel warning --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
+    echo $! > "$dir/$1.redis.pid"
+    wait_port "$REDIS_PORT"
+}
+
 srv_start() {
     local name=$1 port=${SRV_PORT[$1]}
     if port_in_use "$port"; then
@@ -131,6 +160,14 @@ srv_start() {
     modws_pmd_ded) render_httpd_conf modws_pmd_ded "$ROOT/bench/httpd.conf.in" 1 1 25 700
                add_modws_conf modws_pmd_ded
                start_httpd modws_pmd_ded -D BENCH_DEFLATE -D BENCH_DEFLATE_DEDICATED ;;
+    modws_fan) render_httpd_conf modws_fan "$ROOT/bench/httpd.conf.in" 1 1 25 700
+               add_modws_conf modws_fan
+               start_httpd modws_fan -D BENCH_FANOUT ;;
+    modws_redis) start_redis modws_redis || return 1
+               render_httpd_conf modws_redis "$ROOT/bench/httpd.conf.in" 4 4 25 700
+               add_modws_conf modws_redis
+               start_httpd modws_redis -D BENCH_FANOUT -D BENCH_PUBSUB ;;
+    uws_fan)   start_bg uws_fan node "$ROOT/bench/peers/uws_pubsub.js" "$port" ;;
     modws100k) render_httpd_conf modws100k "$ROOT/bench/httpd.conf.in" 8 8 25 700
                add_modws_conf modws100k
                start_httpd modws100k ;;
@@ -175,8 +212,12 @@ srv_pids() {
     [ -n "$main" ] || return 0
     echo "$main"
     case $1 in
-    modws|modws100k|modws_old|modws_tls|modws_pmd|modws_pmd_ded|proxy) pgrep -P "$main" || true ;;
+    modws|modws100k|modws_old|modws_tls|modws_pmd|modws_pmd_ded|modws_fan|modws_redis|proxy)
+        pgrep -P "$main" || true ;;
     esac
+    if [ -f "$(srv_dir "$1")/$1.redis.pid" ]; then
+        cat "$(srv_dir "$1")/$1.redis.pid"
+    fi
     if [ "$1" = proxy ] && [ -f "$(srv_dir proxy)/proxy.pid" ]; then
         cat "$(srv_dir proxy)/proxy.pid"
     fi
@@ -201,6 +242,10 @@ srv_stop() {
     if [ -f "$dir/$name.pid" ]; then
         stop_pid "$(cat "$dir/$name.pid")"
         rm -f "$dir/$name.pid"
+    fi
+    if [ -f "$dir/$name.redis.pid" ]; then
+        stop_pid "$(cat "$dir/$name.redis.pid")"
+        rm -f "$dir/$name.redis.pid"
     fi
 }
 

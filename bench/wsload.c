@@ -5,6 +5,7 @@
  *   wsload handshake -p PORT [-k KEEP] [-C SLOTS] [-t SECS] [-S SRC]
  *   wsload churn     -p PORT [-C SLOTS] [-t SECS] [-S SRC]
  *   wsload hold      -p PORT -c CONNS [-i PING_SECS] [-h HOLD_SECS] [-S SRC] [-r READY_FILE]
+ *   wsload fanout    -p PORT -c SUBS ...   (topic fan-out: bench/wsl_fanout.c)
  *
  * Any mode with --tls (or -T): wss://, TLS through OpenSSL on the same
  * non-blocking epoll loop, no certificate verification.
@@ -524,6 +525,7 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: wsload echo|handshake|churn|hold -p PORT [options]\n"
+        "       wsload fanout -p PORT -c SUBS [options]  (wsload fanout -h: its options)\n"
         "  -H ADDR   server address (127.0.0.1)      -P PATH  URL path (/echo)\n"
         "  -c N      connections (echo 1, hold 1000) -d N     messages in flight each (1)\n"
         "  -s BYTES  message size (32)               -b       binary (default text)\n"
@@ -546,6 +548,8 @@ int main(int argc, char **argv)
 
     if (argc < 2)
         usage();
+    if (!strcmp(argv[1], "fanout"))
+        return wsl_fanout_main(argc, argv);
     if (!strcmp(argv[1], "echo")) G.mode = M_ECHO;
     else if (!strcmp(argv[1], "handshake")) G.mode = M_HANDSHAKE;
     else if (!strcmp(argv[1], "churn")) G.mode = M_CHURN;

@@ -13,6 +13,8 @@
  *   wsl_json.c  the JSON-like text messages of --json
  *   wsl_hist.c  latency histogram (log-linear, < 1% error)
  *   wsload.c    the modes (echo, handshake, churn, hold) and the report
+ *   wsl_fanout.c  the fanout mode (topic subscribers and a publisher,
+ *               possibly over several processes): wsl_fanout_main
  */
 #ifndef WSLOAD_H
 #define WSLOAD_H
@@ -101,6 +103,7 @@ typedef struct wsl_conn {
     uint64_t   deadline;
     unsigned   pings, pongs;
     int        echoed;
+    uint64_t   last_seq;       /* fanout: the last message received */
 } wsl_conn;
 
 /* What a mode hears about (any may be NULL). */
@@ -190,5 +193,10 @@ void wsl_pmd_ctx_free(wsl_ctx *ctx);
  * of event records, every field drawn from a fixed-seed generator, so every
  * run sends the same stream. */
 uint8_t *wsl_json_pool(unsigned *count, size_t size);
+
+/* ---- fanout mode (wsl_fanout.c) ----------------------------------------------- */
+
+/* `wsload fanout ...` (argv[1] == "fanout"): parses its own options. */
+int wsl_fanout_main(int argc, char **argv);
 
 #endif
