@@ -14,7 +14,8 @@ package Hostile;
 # assert_all() is FIVE tests (Test::More):
 #   1. the server stayed up: its parent is alive and the error log has no
 #      "AH00052: child pid ... exit signal" since the baseline (under
-#      mpm_event also: the children of the baseline are still the ones);
+#      mpm_event also: the children of the baseline are still the ones,
+#      unless $s->{restarted} says a restart replaced them on purpose);
 #   2. the prober echoed every one of its messages, each within 2 s;
 #   3. memory: the children's growth (see growth() below) stayed under
 #      max_growth (the case's own bound, far under WebSocketMaxMemory);
@@ -172,12 +173,13 @@ sub assert_up {
     my @crash = $self->crashes_since($bl);
     my $alive = kill 0, $self->{parent};
     my @gone;
-    if ($self->{mpm} eq 'event') {
+    if ($self->{mpm} eq 'event' && !$self->{restarted}) {
         my %now = map { $_ => 1 } $self->children;
         @gone = grep { !$now{$_} } keys %{ $bl->{fds} };
     }
     Test::More::ok($alive && !@crash && !@gone, "$what: the server stayed up (parent alive, "
-                   . 'no child crashed' . ($self->{mpm} eq 'event' ? ', same children' : '') . ')')
+                   . 'no child crashed'
+                   . ($self->{mpm} eq 'event' && !$self->{restarted} ? ', same children' : '') . ')')
         or Test::More::diag("parent alive: " . ($alive ? 1 : 0) . "; crashes: @crash; "
                             . "children gone: @gone");
 }
@@ -232,7 +234,7 @@ package Hostile::Prober;
 
 # An ordinary client meanwhile: an /echo WebSocket that sends a numbered
 # message when tick() is due (every 0.25 s unless told) and expects its echo
-# within 2 s.
+# within 2 s (reconnect => 1: across a 1001, see tick()).
 
 use Time::HiRes qw(time);
 use WSClient qw(OP_TEXT);
@@ -240,12 +242,18 @@ use WSClient qw(OP_TEXT);
 sub new {
     my ($class, $s, %o) = @_;
     my $self = bless { n => 0, bad => [], worst => 0, every => $o{every} // 0.25,
-                       next => 0, server => $s }, $class;
-    my $ws = WSClient->new(port => $s->port, tls => 0, timeout => 10);
-    my $res = $ws->handshake(path => $o{path} // '/echo');
-    if ($res->{status} == 101) { $self->{ws} = $ws }
-    else { push @{ $self->{bad} }, "handshake: $res->{status}" }
+                       next => 0, server => $s, path => $o{path} // '/echo',
+                       reconnect => $o{reconnect}, reconnects => 0 }, $class;
+    $self->connect;
     return $self;
+}
+
+sub connect {
+    my ($self) = @_;
+    my $ws = WSClient->new(port => $self->{server}->port, tls => 0, timeout => 10);
+    my $res = $ws->handshake(path => $self->{path});
+    if ($res->{status} == 101) { $self->{ws} = $ws }
+    else { push @{ $self->{bad} }, "handshake: $res->{status}"; delete $self->{ws} }
 }
 
 # One round trip if it is due (or $force); returns 1 if it echoed (or was not due).
@@ -256,6 +264,16 @@ sub tick {
     my $text = "probe $self->{n}";
     $self->{ws}->send_text($text);
     my $m = $self->{ws}->read_message(2);
+    # reconnect => 1 (across a graceful restart): a 1001 is answered, and
+    # the message sent again on a new connection, within the same 2 s.
+    if ($self->{reconnect} && $m && $m->{opcode} == WSClient::OP_CLOSE && ($m->{code} // 0) == 1001) {
+        $self->{ws}->close(1001);
+        $self->{reconnects}++;
+        $self->connect;
+        return 0 unless $self->{ws};
+        $self->{ws}->send_text($text);
+        $m = $self->{ws}->read_message(2 - (time - $t0) > 0.1 ? 2 - (time - $t0) : 0.1);
+    }
     my $dt = time - $t0;
     $self->{worst} = $dt if $dt > $self->{worst};
     $self->{n}++;
