@@ -160,13 +160,9 @@ ok($open ne 'unknown' && $open <= $base_open,
    "WebSocketsOpen back to $base_open (now $open)");
 
 {
-    my (@over, $now);
-    Hostile::poll_until(10, sub {
-        $now = $srv->fds;
-        @over = grep { $now->{$_} > ($bl->{fds}{$_} // $bl->{fds_max}) } keys %$now;
-        !@over });
-    ok(!@over, "every child's open fds back to the baseline")
-        or diag(join ', ', map { "$_: $now->{$_} (was " . ($bl->{fds}{$_} // 'none') . ')' } @over);
+    my @over;
+    Hostile::poll_until(10, sub { @over = $srv->fds_over($bl); !@over });
+    ok(!@over, "every child's open fds back to the baseline") or diag(join ', ', @over);
 }
 
 # Idle: no client left, the children must not burn CPU.

@@ -151,11 +151,6 @@ for my $kind (@KINDS) {
        "$name: within 10 s WebSocketsOpen back to $base_open (now " . ($open // 'unknown') . ')');
 }
 # And no fd left in the children (WebSocketsOpen was checked above).
-my $left = $srv->fds;
 my @over;
-Hostile::poll_until(10, sub {
-    $left = $srv->fds;
-    @over = grep { $left->{$_} > ($first->{fds}{$_} // $first->{fds_max}) } keys %$left;
-    !@over });
-ok(!@over, 'every child\'s open fds back to the baseline')
-    or diag(join ', ', map { "$_: $left->{$_}" } @over);
+Hostile::poll_until(10, sub { @over = $srv->fds_over($first); !@over });
+ok(!@over, 'every child\'s open fds back to the baseline') or diag(join ', ', @over);
