@@ -18,7 +18,8 @@
 # longer than 3 s is a failure.  Afterwards, bounded polls:
 #   - the server's ESTABLISHED and CLOSE-WAIT TCP sockets on the test port
 #     (/proc/net/tcp{,6}, local port) come back to the baseline (within 10 s),
-#   - mod_status's WebSocketsOpen comes back to the baseline,
+#   - mod_status's WebSocketsOpen comes back to the baseline, and so do the
+#     children's open fds (/proc/<pid>/fd; t/lib/Hostile.pm),
 #   - the children's CPU time (utime + stime, /proc/<pid>/stat) over 2 s
 #     with no client left is at most 5 % of one core.
 # mpm_event: 400 clients; mpm_prefork: 60 (each WebSocket holds a process of
@@ -34,6 +35,7 @@ use lib "$FindBin::Bin/../interop";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest qw(GET);
 use InteropClient;
+use Hostile;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -45,7 +47,7 @@ my $pid_file = Apache::Test::vars('t_logs') . '/httpd.pid';
 
 my @checks = qw(work_done server_close thread_echo client_close no_stall);
 
-plan tests => 1 + @checks + 1 + 3,
+plan tests => 1 + @checks + 1 + 4,
     sub { -r $pid_file ? 1 : 'no httpd.pid (stand-in server?)' };
 
 my $parent = do { open my $fh, '<', $pid_file or die "$pid_file: $!"; local $/; <$fh> };
@@ -112,6 +114,8 @@ sub poll_until {
     }
 }
 
+my $srv = Hostile->suite;
+my $bl = $srv->baseline;
 my $base_sock = server_sockets();
 my $base_open = ws_open() // 0;
 diag("before: $base_sock->{ESTABLISHED} ESTABLISHED, $base_sock->{CLOSE_WAIT} CLOSE-WAIT "
@@ -154,6 +158,12 @@ my $open = poll_until(10, sub { my $n = ws_open(); defined $n && $n <= $base_ope
            // ws_open() // 'unknown';
 ok($open ne 'unknown' && $open <= $base_open,
    "WebSocketsOpen back to $base_open (now $open)");
+
+{
+    my @over;
+    Hostile::poll_until(10, sub { @over = $srv->fds_over($bl); !@over });
+    ok(!@over, "every child's open fds back to the baseline") or diag(join ', ', @over);
+}
 
 # Idle: no client left, the children must not burn CPU.
 {

@@ -4,7 +4,9 @@
 # as they grow: they get close 1013, mod_status counts them
 # (WebSocketsShedForMemory), the log says why (WS00112), the child's peak
 # memory grows by far less than what was sent, and an ordinary client
-# keeps echoing meanwhile.
+# keeps echoing meanwhile.  Afterwards (t/lib/Hostile.pm) WebSocketsOpen
+# and every child's open fds are back to the baseline once the shed
+# clients are gone.
 use strict;
 use warnings;
 
@@ -15,11 +17,12 @@ use lib "$FindBin::Bin/../interop";
 use Apache::Test qw(-withtestmore);
 use InteropClient;
 use PrivateHttpd;
+use Hostile;
 use WSClient qw(OP_BINARY);
 
 plan skip_all => 'the private server runs mpm_event; run in the event pass'
     if InteropClient::loaded_mpm() ne 'event';
-plan tests => 6;
+plan tests => 6 + 2;
 
 my $top = Apache::Test::vars('top_dir');
 my $h = PrivateHttpd->new(top => $top, name => 'maxmem', children => 1,
@@ -42,6 +45,8 @@ sub ws { my $w = WSClient->new(port => $h->port, tls => 0);
          my $r = $w->handshake(path => '/echo');
          die "handshake: $r->{status}\n" unless $r->{status} == 101; $w }
 
+my $srv = Hostile->private($h);
+my $bl = $srv->baseline;
 my $probe = ws();
 my $before = hwm();
 my @c = map { ws() } 1 .. 40;
@@ -84,4 +89,7 @@ like($log, qr/WS00112: WebSocketMaxMemory \(8388608\) reached/, 'the log says wh
 $probe->send_text('after');
 my $m = $probe->read_message(5);
 is($m && $m->{payload}, 'after', 'and the child still serves');
+$probe->close(1000); $probe->read_close(5); $probe->disconnect;
+$_->abort for @c;               # the ones not shed, and the shed ones' sockets
+$srv->assert_back_to_baseline($bl, what => '40 clients shed or reset');
 $h->stop;

@@ -41,9 +41,11 @@ sub httpd_binary {
 
 sub mpm_conf {
     my ($mpm, $children, $threads) = @_;
+    # More than event's default ThreadLimit (64) threads need ThreadLimit.
+    my $limit = $threads > 64 ? "ThreadLimit              $threads\n" : '';
     return <<"EVENT" if $mpm eq 'event';
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-StartServers             $children
+${limit}StartServers             $children
 ServerLimit              $children
 MinSpareThreads          1
 MaxSpareThreads          @{[ $children * $threads ]}
@@ -134,6 +136,14 @@ sub start {
     }
     die "PrivateHttpd $self->{name} did not start (rc $rc):\n"
         . $self->log_tail(20) unless $up && $self->{pid};
+}
+
+# apachectl -k graceful: the children finish (WebSockets get 1001) and a
+# new generation starts; the parent stays.
+sub graceful {
+    my ($self) = @_;
+    return system('timeout', '20', httpd_binary($self->{top}), '-f', $self->{conf},
+                  '-k', 'graceful') == 0;
 }
 
 sub port      { $_[0]{port} }
