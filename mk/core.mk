@@ -61,7 +61,7 @@ CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
 CORE_TEST_UTIL  := tests/unit/wsp_test_util.c tests/unit/wsp_test_util.h \
                    tests/unit/utf8_ref.h tests/unit/session_fx.h
 
-CORE_FUZZ_NAMES := reader utf8 session pmd inflate
+CORE_FUZZ_NAMES := reader utf8 session pmd inflate handshake roundtrip
 CORE_FUZZ_DEPS  := fuzz/fuzz_common.h tests/unit/utf8_ref.h
 CORE_CORPUS     := fuzz/corpus
 
