@@ -54,7 +54,7 @@ CORE_BUILD_CFLAGS = $(CORE_WARN) $(CORE_OPT) $(CORE_SANFLAGS) $(CORE_CFLAGS)
 CORE_OBJS     := $(patsubst src/core/%.c,$(CORE_OUT)/obj/%.o,$(CORE_SRCS))
 CORE_LIB      := $(CORE_OUT)/libwspcore.a
 
-CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session \
+CORE_TEST_NAMES := utf8 serializer handshake reader reader_memory session alloc \
                    session_queue origin abi pmd deflate session_inflate \
                    session_deflate limits
 CORE_TEST_BINS  := $(patsubst %,$(CORE_OUT)/test_%,$(CORE_TEST_NAMES))
