@@ -329,6 +329,13 @@ static void pmd_seeds(const char *dir)
     pmd_seed(dir, "04-bad", 0x00,
              "permessage-deflate; server_max_window_bits=08; "
              "client_no_context_takeover=1, permessage-deflate;");
+    pmd_seed(dir, "05-quoting", 0x3F,
+             "\"x, y\" , permessage-deflate; client_max_window_bits=\"1\\0\"; "
+             "server_max_window_bits=; permessage-deflate; x=\"a\\\"b,c\", "
+             "permessage-deflate; server_max_window_bits="
+             "\"000000000000000000000000000000000012\"; "
+             "client_max_window_bits=0000000000000000000000000000000000009, "
+             "permessage-deflate; server_max_window_bits=10");
 }
 
 /* The codec (fuzz_inflate.c): [settings byte][bytes]. */
