@@ -4,7 +4,9 @@
 #
 #   make -f mk/core.mk unit-test [SANITIZE=1]   cmocka tests
 #   make -f mk/core.mk fuzz-replay [SANITIZE=1] replay the seed corpus (gcc)
-#   make -f mk/core.mk fuzz [FUZZ_SECONDS=60]   libFuzzer runs (clang)
+#   make -f mk/core.mk fuzz [FUZZ_SECONDS=60]   libFuzzer runs (clang), every
+#        [FUZZ_RUNS=n] [FUZZ_NICE="nice -n 19"]  target in turn; each stops
+#                                               after FUZZ_SECONDS or n runs
 #   make -f mk/core.mk coverage                 line coverage of src/core
 #                                               (llvm-cov): unit tests plus
 #                                               the corpus replays
@@ -41,6 +43,8 @@ CORE_CLANG   ?= clang
 CORE_WARN    := -Wall -Wextra -Werror
 CORE_OPT     := -O2 -g
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= -1
+FUZZ_NICE    ?=
 SANITIZE     ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -127,7 +131,8 @@ fuzz: fuzz-corpus $(patsubst %,$(CORE_FUZZ_OUT)/fuzz_%,$(CORE_FUZZ_NAMES))
 	@set -e; for n in $(CORE_FUZZ_NAMES); do \
 	    mkdir -p build/core/fuzz-found/$$n; \
 	    echo "== fuzz_$$n for $(FUZZ_SECONDS)s"; \
-	    $(CORE_FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	    $(FUZZ_NICE) $(CORE_FUZZ_OUT)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	        -runs=$(FUZZ_RUNS) \
 	        -max_len=4096 -print_final_stats=1 \
 	        -artifact_prefix=build/core/fuzz-found/$$n- \
 	        build/core/fuzz-found/$$n $(CORE_CORPUS)/$$n; \
