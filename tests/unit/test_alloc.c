@@ -38,11 +38,11 @@
 #define HAVE_WRAP 1
 #endif
 
+#if HAVE_WRAP
 static long fail_in = -1;     /* allocations to let through; -1 never fail */
 static long live;             /* blocks allocated and not freed */
 static int  failed;           /* the armed failure happened */
 
-#if HAVE_WRAP
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
