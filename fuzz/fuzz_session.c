@@ -1,11 +1,13 @@
 /*
  * fuzz_session.c - libFuzzer target for the I/O-free session.
  *
- * Input: [cfg][script...].  cfg picks max_pending and which timeouts are
- * on; the script is a list of operations, one opcode byte each followed
+ * Input: [cfg a][cfg b][cfg c][script...].  The cfg bytes pick max_pending,
+ * the message limit, which timeouts are on, permessage-deflate in and out
+ * (own, shared or context-keeping codec), the peer's message rate and the
+ * fragment limit; the script is a list of operations, one opcode byte each followed
  * by its arguments: feed raw bytes, feed a masked client frame, send,
  * close, tick forward, pop and write (wholly or partly), EOF, going away,
- * queue a shared buffer.  Input the session did not consume stays pending
+ * queue a shared buffer, send a message in parts, trim.  Input the session did not consume stays pending
  * and is fed again, as a connection would.  After every step the
  * invariants below are checked; every popped frame also goes through a
  * client-side reader, which must accept the whole output stream.
@@ -32,6 +34,7 @@ typedef struct world {
     wsp_reader  peer;              /* reads what we send */
     wsp_inflater peer_inflater;    /* and inflates it, when we deflate */
     wsp_deflater shared_deflater;  /* a loop thread's, for shared mode */
+    wsp_inflater shared_inflater;  /* likewise for input */
     wsp_buf    *shared;
 } world;
 
@@ -346,7 +349,7 @@ static void op_send_part(void)
         FUZZ_CHECK(rc == WSP_SEND_ECLOSED);
 }
 
-static void configure(unsigned a, unsigned b)
+static void configure(unsigned a, unsigned b, unsigned k)
 {
     static const size_t pending[] = { 800, 3000, 10000, 65536 };
     wsp_session_config c;
@@ -378,6 +381,17 @@ static void configure(unsigned a, unsigned b)
         pc.allowed_rsv = WSP_RSV1;
     }
     wsp_inflater_init(&w.peer_inflater, 15);
+    /* Input limits (WebSocketMessageRate, WebSocketMaxFragments). */
+    {
+        static const uint32_t rates[] = { 0, 1, 5, 100 };
+        static const uint32_t frags[] = { 0, 1, 2, 4 };
+        c.rate_per_sec = rates[k & 3];
+        c.rate_burst = ((k >> 2) & 3) * 4;
+        c.max_fragments = frags[(k >> 4) & 3];
+    }
+    wsp_inflater_init(&w.shared_inflater, 15);
+    if (c.inflate_window_bits && !c.inflate_keep_context && (k & 64))
+        c.inflate_shared = &w.shared_inflater;
     w.echo = !!(a & 8);
     w.send_in_drain = !!(a & 16);
     w.now = INT64_C(1) << 40;
@@ -389,16 +403,17 @@ static void configure(unsigned a, unsigned b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    unsigned a, b, steps = 0;
+    unsigned a, b, k, steps = 0;
 
     memset(&w, 0, sizeof w);
     w.in = data;
     w.in_len = size;
     a = next();
     b = next();
-    configure(a, b);
+    k = next();
+    configure(a, b, k);
     while (w.pos < w.in_len && steps++ < 2000) {
-        switch (next() % 11) {
+        switch (next() % 12) {
         case 0: op_feed_raw(); break;
         case 1: op_feed_frame(); break;
         case 2: op_send(); break;
@@ -409,6 +424,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7: wsp_session_going_away(&w.s, w.now); break;
         case 8: op_send_shared(); break;
         case 9: op_send_part(); break;
+        case 11: wsp_session_trim(&w.s); break;
         default: op_write_rest(); break;
         }
         check_invariants();
@@ -419,5 +435,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wsp_reader_free(&w.peer);
     wsp_inflater_free(&w.peer_inflater);
     wsp_deflater_free(&w.shared_deflater);
+    wsp_inflater_free(&w.shared_inflater);
     return 0;
 }

@@ -2,7 +2,8 @@
  * gen_corpus.c - writes the seed corpus for the fuzz targets:
  *   gen_corpus DIR  ->  DIR/reader/NN-name, DIR/utf8/NN-name,
  *                       DIR/session/NN-name, DIR/pmd/NN-name,
- *                       DIR/inflate/NN-name
+ *                       DIR/inflate/NN-name, DIR/handshake/NN-name,
+ *                       DIR/roundtrip/NN-name
  * Seeds are built here from readable descriptions so the repository holds
  * no binary blobs.  Reader seeds start with the two config bytes that
  * fuzz_reader.c expects ([config][k=0]) or a chunk plan.
@@ -156,9 +157,9 @@ static void reader_seeds(const char *dir)
     write_seed(dir, "reader", "11-reserved-opcode");
 }
 
-/* Session scripts (fuzz_session.c): [cfg a][cfg b] then operations. */
+/* Session scripts (fuzz_session.c): [cfg a][cfg b][cfg c] then operations. */
 enum { S_RAW, S_FRAME, S_SEND, S_CLOSE, S_TICK, S_POP, S_EOF, S_AWAY,
-       S_SHARED, S_WRITE };
+       S_SHARED, S_PART, S_WRITE, S_TRIM };
 
 /* S_FRAME: kind index (0 text, 1 binary, 5 ping, 7 close...), length,
  * payload bytes (the fuzzer masks them). */
@@ -185,7 +186,7 @@ static void session_seeds(const char *dir)
     static char p[200];
     int i;
 
-    byte(0x09); byte(0x1F);             /* echo, 3000, every timeout on */
+    byte(0x09); byte(0x1F); byte(0);             /* echo, 3000, every timeout on */
     s_frame(0, "hello", 5);
     s_pop(7, 0);
     s_frame(7, "\x03\xe8" "bye", 5);
@@ -193,7 +194,7 @@ static void session_seeds(const char *dir)
     byte(S_EOF); byte(0);
     write_seed(dir, "session", "01-echo-peer-closes");
 
-    byte(0x01); byte(0x1F);
+    byte(0x01); byte(0x1F); byte(0);
     byte(S_SEND); byte(1); byte(10);
     byte(S_CLOSE); byte(0);
     s_pop(1, 1);
@@ -202,7 +203,7 @@ static void session_seeds(const char *dir)
     s_tick(4, 1);
     write_seed(dir, "session", "02-we-close-timeouts");
 
-    byte(0x08); byte(0x00);             /* echo, 800 bytes of cost */
+    byte(0x08); byte(0x00); byte(0);             /* echo, 800 bytes of cost */
     memset(p, 'b', sizeof p);
     for (i = 0; i < 6; i++)
         s_frame(1, p, 120);
@@ -212,7 +213,7 @@ static void session_seeds(const char *dir)
     byte(S_RAW); byte(0);
     write_seed(dir, "session", "03-backpressure");
 
-    byte(0x02); byte(0x11);             /* pings, send timeout */
+    byte(0x02); byte(0x11); byte(0);             /* pings, send timeout */
     for (i = 0; i < 20; i++)
         s_frame(5, "flood", 5);
     byte(S_SEND); byte(1); byte(200);
@@ -220,14 +221,14 @@ static void session_seeds(const char *dir)
     s_tick(5, 1);
     write_seed(dir, "session", "04-ping-flood-send-timeout");
 
-    byte(0x0B); byte(0x06);             /* idle timeout, close timeout */
+    byte(0x0B); byte(0x06); byte(0);             /* idle timeout, close timeout */
     byte(S_RAW); byte(3); byte(0x81); byte(0x05); byte('h'); byte('i');
     s_tick(5, 1);
     s_pop(3, 0);
     s_tick(3, 5);
     write_seed(dir, "session", "05-unmasked-then-idle");
 
-    byte(0x1D); byte(0x1F);             /* send from on_drain */
+    byte(0x1D); byte(0x1F); byte(0);             /* send from on_drain */
     for (i = 0; i < 4; i++) {
         byte(S_SEND); byte(1); byte(200);
     }
@@ -243,15 +244,45 @@ static void session_seeds(const char *dir)
     /* permessage-deflate output (cfg a & 128): shared deflater, no context;
      * then dedicated with context.  Echoes and parts must inflate. */
     for (i = 0; i < 2; i++) {
-        byte(i ? 0xC9 : 0x89); byte(i ? 0x1E : 0x3F);
+        byte(i ? 0xC9 : 0x89); byte(i ? 0x1E : 0x3F); byte(0);
         memset(p, 'z', 100);
         s_frame(0, p, 100);
         s_pop(7, 0);
-        byte(9); byte(1); byte(40);      /* a first part */
-        byte(9); byte(6); byte(20);      /* its last part */
+        byte(S_PART); byte(1); byte(40); /* a first part */
+        byte(S_PART); byte(6); byte(20); /* its last part */
         s_frame(1, p, 100);
         s_pop(8, 0);
         write_seed(dir, "session", i ? "08-deflate-context" : "07-deflate-shared");
+    }
+
+    /* Input limits (cfg c): 1 message a second with a burst of 4, then a
+     * flood past it (close 1008). */
+    byte(0x08); byte(0x00); byte(0x05);
+    for (i = 0; i < 8; i++)
+        s_frame(0, "m", 1);
+    s_tick(3, 1);
+    s_frame(5, "ping", 4);
+    s_pop(8, 0);
+    write_seed(dir, "session", "09-message-rate");
+
+    /* At most 2 fragments a message: 2 pass, the third fails (1008). */
+    byte(0x08); byte(0x00); byte(0x20);
+    s_frame(2, "a", 1); s_frame(4, "b", 1);
+    s_frame(2, "a", 1); s_frame(3, "b", 1); s_frame(4, "c", 1);
+    s_pop(8, 0);
+    write_seed(dir, "session", "10-max-fragments");
+
+    /* permessage-deflate input with the thread's shared inflater, no
+     * context: a compressed "Hello" (RFC 7692 7.2.3.1), echoed; trimmed. */
+    for (i = 0; i < 2; i++) {
+        static const uint8_t hello[] = { 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00 };
+        byte(i ? 0x68 : 0x28); byte(0xE0); byte(i ? 0 : 0x40);
+        byte(S_RAW); byte(12); frame(0xC1, hello, sizeof hello, 1);
+        byte(S_TRIM);
+        byte(S_RAW); byte(12); frame(0xC1, hello, sizeof hello, 1);
+        s_pop(8, 0);
+        byte(S_TRIM);
+        write_seed(dir, "session", i ? "12-inflate-context" : "11-inflate-shared");
     }
 }
 
@@ -298,6 +329,13 @@ static void pmd_seeds(const char *dir)
     pmd_seed(dir, "04-bad", 0x00,
              "permessage-deflate; server_max_window_bits=08; "
              "client_no_context_takeover=1, permessage-deflate;");
+    pmd_seed(dir, "05-quoting", 0x3F,
+             "\"x, y\" , permessage-deflate; client_max_window_bits=\"1\\0\"; "
+             "server_max_window_bits=; permessage-deflate; x=\"a\\\"b,c\", "
+             "permessage-deflate; server_max_window_bits="
+             "\"000000000000000000000000000000000012\"; "
+             "client_max_window_bits=0000000000000000000000000000000000009, "
+             "permessage-deflate; server_max_window_bits=10");
 }
 
 /* The codec (fuzz_inflate.c): [settings byte][bytes]. */
@@ -317,6 +355,81 @@ static void inflate_seeds(const char *dir)
     write_seed(dir, "inflate", "03-json-text");
     byte(0xFC);                        /* an empty message twice, context kept */
     write_seed(dir, "inflate", "04-empty-with-context");
+}
+
+/* Handshake strings (fuzz_handshake.c): key, token list, token, origin,
+ * then patterns, one a line. */
+static void handshake_seeds(const char *dir)
+{
+    static const char *const seeds[][2] = {
+        { "01-rfc-sample", "dGhlIHNhbXBsZSBub25jZQ==\nkeep-alive, Upgrade\n"
+          "upgrade\nhttps://www.example.com\nexample.com\n*.example.com\n"
+          "https://www.example.com:443" },
+        { "02-whitespace", " \tdGhlIHNhbXBsZSBub25jZQ==\t\n,, chat ,superchat,\n"
+          "superchat\nhttp://a.b.example.com:8080\n*.example.com:8080\n"
+          "ws://x:1\nhttps://*.example.com" },
+        { "03-padding-bits", "AAAAAAAAAAAAAAAAAAAAAB==\nWebSocket\nwebsocket\n"
+          "null\nhttp://*\nftp://host\nexample.com:0" },
+        { "04-bad", "dGhlIHNhbXBsZSBub25jZQ=\n\t,\n\nHTTP://EXAMPLE.COM:80\n"
+          "example.com\n[::1]:80\nhttp://a.com/path\nhttp://u@a.com" },
+        { "05-ports", "dGhlIHNhbXBsZSBub25jZQ===\nUpgrade,,\nUPGRADE\n"
+          "https://a.com:443\nhttps://a.com\nhttp://a.com:443\na.com:99999\n"
+          "*.*.com\na.*.com" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        put(seeds[i][1], strlen(seeds[i][1]));
+        write_seed(dir, "handshake", seeds[i][0]);
+    }
+}
+
+/* Round trips (fuzz_roundtrip.c): [cfg][level][rng seed] then messages:
+ * [k < 200][h][per fragment: length byte, payload], controls [200..249]
+ * [length][payload], a close [250..][code index][reason length][reason]. */
+static void rt_frag(const char *p)
+{
+    byte((unsigned)strlen(p));
+    put(p, strlen(p));
+}
+
+static void roundtrip_seeds(const char *dir)
+{
+    /* Masked, by wsp_frame_header_write: a text, a ping, a close. */
+    byte(0x01); byte(0x00); byte(7);
+    byte(0); byte(0x00); rt_frag("Hello");
+    byte(200); rt_frag("ping");
+    byte(250); byte(0); byte(3); put("bye", 3);
+    write_seed(dir, "roundtrip", "01-masked-text-ping-close");
+
+    /* Unmasked wsp_buf frames: binary in 3 fragments, pongs between. */
+    byte(0x02); byte(0x00); byte(9);
+    byte(1); byte(0x55); rt_frag("abc"); rt_frag(""); rt_frag("de");
+    byte(201); rt_frag("");
+    byte(255); byte(8); byte(0);
+    write_seed(dir, "roundtrip", "02-unmasked-buf-fragments");
+
+    /* Compressed, window 15, memLevel 7, context kept: a whole message cut
+     * in 2, then one deflated part by part; then no context, window 9. */
+    byte(0x35); byte(0x18); byte(3);
+    byte(0); byte(0x0A); rt_frag("compress me, compress me"); rt_frag("again");
+    byte(0); byte(0xCB); rt_frag("part one "); rt_frag("part one "); rt_frag("");
+    byte(0); byte(0x08); rt_frag("compress me, compress me");
+    write_seed(dir, "roundtrip", "03-deflate-context");
+    byte(0x05); byte(0x60); byte(5);
+    byte(0); byte(0x8E); rt_frag("aaaaaaaaaaaaaaaaaaaa"); rt_frag("b");
+    rt_frag("aaaaaaaaaaaaaaaaaaaa"); rt_frag("c");
+    write_seed(dir, "roundtrip", "04-deflate-release-window9");
+
+    /* Lengths: the 16-bit form, then either side of 64 KiB, pseudo-random
+     * payloads (the input ends). */
+    byte(0x00); byte(0x00); byte(11);
+    byte(0); byte(0x01); byte(230); byte(40);
+    byte(0); byte(0x03); byte(253); byte(127); byte(253); byte(128);
+    write_seed(dir, "roundtrip", "05-lengths");
+    byte(0x0D); byte(0x43); byte(13);
+    byte(0); byte(0x09); byte(255); byte(3);
+    write_seed(dir, "roundtrip", "06-deflate-64bit-length");
 }
 
 static void make_dir(const char *dir, const char *sub)
@@ -342,10 +455,14 @@ int main(int argc, char **argv)
     make_dir(argv[1], "session");
     make_dir(argv[1], "pmd");
     make_dir(argv[1], "inflate");
+    make_dir(argv[1], "handshake");
+    make_dir(argv[1], "roundtrip");
     reader_seeds(argv[1]);
     pmd_seeds(argv[1]);
     inflate_seeds(argv[1]);
     session_seeds(argv[1]);
     utf8_seeds(argv[1]);
+    handshake_seeds(argv[1]);
+    roundtrip_seeds(argv[1]);
     return 0;
 }

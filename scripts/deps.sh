@@ -45,8 +45,9 @@ required=(
 # Extra packages a caller needs on top (e.g. bench/deps.sh).
 required+=("$@")
 # Optional: clang for the libFuzzer build of `make fuzz` (fuzz-replay only
-# needs gcc).  A failure to install it is a warning, not an error.
-optional=(clang)
+# needs gcc), llvm for `make coverage` (llvm-profdata, llvm-cov).  A
+# failure to install them is a warning, not an error.
+optional=(clang llvm)
 
 # Node.js only when there is no `node` at all: a machine may carry a newer
 # Node.js from elsewhere (with its own npm); Debian's nodejs/npm would
@@ -80,7 +81,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#missing_opt[@]} -gt 0 ]; then
         fi
         if [ ${#missing_opt[@]} -gt 0 ]; then
             apt-get install "${apt_opts[@]}" "${missing_opt[@]}" >/dev/null ||
-                echo "deps.sh: warning: optional ${missing_opt[*]} not installed (only \`make fuzz\` needs it)" >&2
+                echo "deps.sh: warning: optional ${missing_opt[*]} not installed (only \`make fuzz\` and \`make coverage\` need them)" >&2
         fi
     fi
 fi

@@ -241,8 +241,6 @@ wsp_inflate_status wsp_inflate_message(wsp_inflater *f, const uint8_t *in,
         return WSP_INFLATE_NOMEM;
     }
     buf[used] = '\0';
-    *out = buf;
-    *out_len = used;
     if (ended && keep_context && !release) {
         /* A final block ended the stream (RFC 7692 7.2.3.4 allows it), but
          * with context takeover the next message is still inflated with
@@ -255,5 +253,9 @@ wsp_inflate_status wsp_inflate_message(wsp_inflater *f, const uint8_t *in,
     }
     else
         inflater_after(f, ended ? 0 : keep_context, release);
+    /* Published only now: on every failure *out stays NULL, as promised,
+     * never a pointer to the buffer just freed. */
+    *out = buf;
+    *out_len = used;
     return WSP_INFLATE_OK;
 }
