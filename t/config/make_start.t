@@ -137,9 +137,11 @@ my $ws = sub {
     $w->{response} = $w->handshake(path => $_[0]);
     return $w;
 };
+# ann's own join comes once she is subscribed: only then may ben join,
+# or his notice could be published before her subscription exists.
 my $a = $ws->('/chat?room=mk&nick=ann');
-my $b = $ws->('/chat?room=mk&nick=ben');
 my $m = $a->read_message(5);                       # ann's own join
+my $b = $ws->('/chat?room=mk&nick=ben');
 $m = $a->read_message(5);
 is($m && $m->{payload}, '* ben joined', "chat on the one child: ann sees ben join");
 $b->read_message(5);
