@@ -59,18 +59,22 @@ void wsp_pmd_teardown(wsp_session *s)
 
 /* zlib's own figures (zconf.h): inflate 2^wbits + ~7 KiB, deflate
  * 2^(wbits+2) + 2^(memlevel+9) + ~6 KiB, once allocated. */
+static size_t deflater_bytes(const wsp_deflater *d)
+{
+    return d && d->ready ? ((size_t)1 << (d->window_bits + 2))
+                           + ((size_t)1 << (d->mem_level + 9)) + 6 * 1024
+                         : 0;
+}
+
 size_t wsp_pmd_memory(const wsp_session *s)
 {
     size_t n = 0;
     if (s->inflater && s->inflater->ready)
         n += ((size_t)1 << s->inflater->window_bits) + 7 * 1024;
-    if (s->deflater && s->deflater != s->cfg.deflate_shared && s->deflater->ready)
-        n += ((size_t)1 << (s->deflater->window_bits + 2))
-             + ((size_t)1 << (s->deflater->mem_level + 9)) + 6 * 1024;
-    if (s->parts_deflater && s->parts_deflater != s->deflater
-        && s->parts_deflater->ready)
-        n += ((size_t)1 << (s->parts_deflater->window_bits + 2))
-             + ((size_t)1 << (s->parts_deflater->mem_level + 9)) + 6 * 1024;
+    if (s->deflater != s->cfg.deflate_shared)      /* the thread's is not ours */
+        n += deflater_bytes(s->deflater);
+    if (s->parts_deflater != s->deflater)
+        n += deflater_bytes(s->parts_deflater);
     return n;
 }
 

@@ -262,9 +262,10 @@ static wsp_buf *frame_for(ws_conn_t *wc, const pub_msg *m, variants *vs)
             return vs->v[i].z ? vs->v[i].z : m->frame;
     if (vs->n == WS_PUB_VARIANTS)
         return m->frame;
-    vs->v[vs->n].d = d;
-    vs->v[vs->n].z = wsp_buf_compress(m->frame, d);
-    return vs->v[vs->n++].z ? vs->v[vs->n - 1].z : m->frame;
+    i = vs->n++;
+    vs->v[i].d = d;
+    vs->v[i].z = wsp_buf_compress(m->frame, d);  /* NULL: did not shrink */
+    return vs->v[i].z ? vs->v[i].z : m->frame;
 }
 
 static void slow_subscriber(ws_conn_t *wc, apr_time_t now)
