@@ -317,6 +317,7 @@ static int ws_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog; (void)ptemp;
+    ws_sock_init();
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;                  /* the first, checking pass */
     ws_root_log_found();

@@ -233,6 +233,8 @@ struct ws_conn {
     int              needs_flush;  /* a connection filter may hold output */
     int              poll_sees_input; /* no filter holds input back: a
                                       short read means the socket is empty */
+    int              write_direct; /* only the core's output filter:
+                                      write the socket (ws_sock.c) */
     int              read_direct;  /* poll_sees_input and the core's
                                       buffered input is used up */
     apr_size_t       direct_len;   /* read into the loop's buffer, not yet
@@ -308,10 +310,22 @@ void         ws_io_shutdown_write(ws_conn_t *wc);
 void         ws_io_trim_idle(ws_conn_t *wc);
 void         ws_io_register_filters(void);
 int          ws_io_is_h2_stream(const conn_rec *c);
+int          ws_io_passes_through(const ap_filter_t *f);
 apr_status_t ws_io_attach(ws_conn_t *wc);
 void         ws_io_release_request(ws_conn_t *wc);
 void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
+void         ws_io_account_written(ws_conn_t *wc, apr_size_t n,
+                                   apr_int64_t now);
+
+/* ws_sock.c: the plain connection's direct reads and writes. */
+void         ws_sock_init(void);
+int          ws_sock_plain_output(const conn_rec *c);
+ws_io_status ws_sock_recv(apr_socket_t *s, char *buf, apr_size_t *n,
+                          apr_status_t *rv);
+ws_io_status ws_sock_read(ws_conn_t *wc, const char **data,
+                          apr_size_t *len);
+ws_io_status ws_sock_write(ws_conn_t *wc, apr_int64_t now);
 
 /* ws_pmd.c */
 void        ws_pmd_conf_init(ws_pmd_conf *pc);

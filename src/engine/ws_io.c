@@ -2,11 +2,14 @@
  * ws_io.c - moves bytes between a connection's filter chains and the engine,
  * without ever blocking the loop thread.
  *
- * Output always goes through c->output_filters.  Input goes through
- * c->input_filters, except on a plain connection once the core holds no
- * input of its own: no filter there can keep data back, so the socket is
- * read directly into the loop's buffer (see ws_io_read()).  Lingering
- * reads and the shutdown of the write side use the socket too.
+ * Output goes through c->output_filters, and input through
+ * c->input_filters, except on a plain connection (ws_sock.c): once the
+ * core holds no input of its own the socket is read directly into the
+ * loop's buffer (see ws_io_read()), and while the core holds no output
+ * and the core's is the only output filter, frames are written to the
+ * socket directly (ws_sock_write()); what the socket does not take goes
+ * the filter way below.  Lingering reads and the shutdown of the write
+ * side use the socket too.
  *
  * Output: the core output filter (server/core_filters.c) writes
  * non-blocking unless a brigade holds a FLUSH bucket or more than
@@ -75,15 +78,24 @@ int ws_io_is_h2_stream(const conn_rec *c)
     return c->master != NULL;
 }
 
+/* 1 for a connection filter known to pass non-blocking reads and every
+ * output bucket straight on (mod_reqtimeout's, in both directions). */
+int ws_io_passes_through(const ap_filter_t *f)
+{
+    return strcmp(f->frec->name, "reqtimeout") == 0;
+}
+
 /* 1 if a connection-level output filter sits above the network level
  * (mod_ssl's, for one): it may hold back what it is given until a FLUSH.
- * A plain connection has only network-level filters (mod_logio, the
- * core), which need no FLUSH: it would only cost a bucket per pass. */
+ * A plain connection has only the core and mod_reqtimeout's output
+ * filter, which only watches for the EOR bucket of each request and
+ * passes everything on: no FLUSH needed, it would only cost a bucket
+ * per pass. */
 static int may_hold_output(const conn_rec *c)
 {
     const ap_filter_t *f;
     for (f = c->output_filters; f; f = f->next)
-        if (f->frec->ftype < AP_FTYPE_NETWORK - 1)
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1 && !ws_io_passes_through(f))
             return 1;
     return 0;
 }
@@ -96,8 +108,7 @@ static int may_hold_input(const conn_rec *c)
 {
     const ap_filter_t *f;
     for (f = c->input_filters; f; f = f->next)
-        if (f->frec->ftype < AP_FTYPE_NETWORK - 1
-            && strcmp(f->frec->name, "reqtimeout") != 0)
+        if (f->frec->ftype < AP_FTYPE_NETWORK - 1 && !ws_io_passes_through(f))
             return 1;
     return 0;
 }
@@ -111,6 +122,7 @@ apr_status_t ws_io_attach(ws_conn_t *wc)
 
     wc->needs_flush = ws_io_is_h2_stream(c) || may_hold_output(c);
     wc->poll_sees_input = !ws_io_is_h2_stream(c) && !may_hold_input(c);
+    wc->write_direct = !wc->needs_flush && ws_sock_plain_output(c);
     if (wc->needs_flush && !ws_io_is_h2_stream(c))
         ap_add_output_filter(WS_NOFLUSH_FILTER, NULL, NULL, c);
     memset(pfd, 0, sizeof(*pfd));
@@ -166,50 +178,6 @@ static ws_io_status read_filters(ws_conn_t *wc, const char **data,
     }
 }
 
-/* One non-blocking recv() from the connection's socket, whatever its
- * timeout (a timeout makes APR wait for data): MORE with *n bytes, AGAIN,
- * EOF, or ERROR with *rv. */
-static ws_io_status recv_now(apr_socket_t *s, char *buf, apr_size_t *n,
-                             apr_status_t *rv)
-{
-    apr_interval_time_t timeout;
-
-    apr_socket_timeout_get(s, &timeout);
-    apr_socket_timeout_set(s, 0);
-    *rv = apr_socket_recv(s, buf, n);
-    apr_socket_timeout_set(s, timeout);
-    if (APR_STATUS_IS_EAGAIN(*rv))
-        return WS_IO_AGAIN;
-    if (APR_STATUS_IS_EOF(*rv) || (*rv == APR_SUCCESS && *n == 0))
-        return WS_IO_EOF;
-    return *rv == APR_SUCCESS ? WS_IO_MORE : WS_IO_ERROR;
-}
-
-/* From the socket into the loop's one read buffer: one recv() of up to
- * 64 KiB per readiness, no bucket and no buffer per connection.  What the
- * session leaves unused is copied into in_bb by ws_io_read_consume(). */
-static ws_io_status read_socket(ws_conn_t *wc, const char **data,
-                                apr_size_t *len)
-{
-    char *buf = ws_loop_scratch(wc->loop);
-    apr_size_t n = WS_LOOP_SCRATCH;
-    apr_status_t rv;
-    ws_io_status st;
-
-    if (!buf)
-        return WS_IO_ERROR;
-    st = recv_now(ap_get_conn_socket(wc->c), buf, &n, &rv);
-    if (st == WS_IO_ERROR)
-        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, rv, wc->c,
-                      WSLOGNO(00401) "WebSocket read failed");
-    if (st != WS_IO_MORE)
-        return st;
-    wc->direct_len = n;
-    *data = buf;
-    *len = n;
-    return WS_IO_MORE;
-}
-
 /* Input first comes through the filters.  On a plain connection (no
  * filter that keeps input back, see may_hold_input()) the first read that
  * finds nothing shows the core holds nothing more either (its greedy read
@@ -219,7 +187,7 @@ ws_io_status ws_io_read(ws_conn_t *wc, const char **data, apr_size_t *len)
     ws_io_status st;
 
     if (wc->read_direct && APR_BRIGADE_EMPTY(wc->in_bb))
-        return read_socket(wc, data, len);
+        return ws_sock_read(wc, data, len);
     st = read_filters(wc, data, len);
     if (st == WS_IO_AGAIN && wc->poll_sees_input)
         wc->read_direct = 1;
@@ -352,7 +320,7 @@ static apr_size_t take_chunk(ws_conn_t *wc)
     return n;
 }
 
-static void account_written(ws_conn_t *wc, apr_size_t n, apr_int64_t now)
+void ws_io_account_written(ws_conn_t *wc, apr_size_t n, apr_int64_t now)
 {
     wsp_session_wrote(&wc->sess, n, now);
     WS_COUNT(&wc->st, bytes_out, n);
@@ -383,6 +351,16 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
     ws_io_status st;
     apr_size_t n;
 
+    if (wc->write_direct && !c->data_in_output_filters
+        && APR_BRIGADE_EMPTY(wc->out_bb)) {
+        st = ws_sock_write(wc, now);   /* the rest, if any, in out_bb */
+        if (st == WS_IO_ERROR) {
+            c->aborted = 1;
+            return st;
+        }
+        if (st == WS_IO_DONE)
+            return st;
+    }
     while ((st = push_pending(c, &rv)) == WS_IO_DONE) {
         refill(wc);
         if (!(n = take_chunk(wc)))
@@ -392,7 +370,7 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
                                     apr_bucket_flush_create(c->bucket_alloc));
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
-        account_written(wc, n, now);
+        ws_io_account_written(wc, n, now);
         if (rv != APR_SUCCESS) {
             st = WS_IO_ERROR;
             break;
@@ -455,7 +433,7 @@ ws_io_status ws_io_discard(ws_conn_t *wc)
     for (rounds = 0; rounds < WS_READ_ROUNDS; rounds++) {
         apr_size_t n = sizeof(buf);
         apr_status_t rv;
-        ws_io_status st = recv_now(s, buf, &n, &rv);
+        ws_io_status st = ws_sock_recv(s, buf, &n, &rv);
         if (st != WS_IO_MORE)
             return st;
     }
