@@ -450,14 +450,29 @@ void ws_io_shutdown_write(ws_conn_t *wc)
 }
 
 /* The connection's allocator keeps freed blocks (up to MaxMemFree) for
- * reuse; the one an idle WebSocket keeps is the last 8 KiB read buffer.
- * With the allocator's cache bound lowered to nothing, taking a block of
- * that size and freeing it again returns the cached one to the system. */
+ * reuse: 8 KiB ones that held read buffers and the handshake's output (an
+ * idle plain WebSocket was found to keep two, 4 KiB of its 14).  APR
+ * offers no call that empties that cache, so with its bound lowered to
+ * nothing, up to WS_DROP_BLOCKS blocks of that size are taken at once and
+ * freed again: the cached ones go back to the system, and any taken
+ * fresh costs an mmap and munmap, only at the release of the request and
+ * when a connection goes quiet. */
+#define WS_DROP_BLOCKS 4
+
 static void drop_cached_read_buffer(conn_rec *c)
 {
-    void *p = apr_bucket_alloc(APR_BUCKET_BUFF_SIZE, c->bucket_alloc);
-    if (p)
-        apr_bucket_free(p);
+    apr_allocator_t *a = apr_pool_allocator_get(c->pool);
+    apr_memnode_t *held = NULL, *n;
+    int i;
+
+    for (i = 0; i < WS_DROP_BLOCKS; i++) {
+        if (!(n = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE + 64)))
+            break;
+        n->next = held;
+        held = n;
+    }
+    if (held)
+        apr_allocator_free(a, held);
 }
 
 /* Finishes r (its pool goes with the EOR bucket) and hands the pool's
