@@ -5,7 +5,8 @@
 #            libssl-dev + openssl (wsload --tls, the TLS certificate; mod_ssl
 #            comes with apache2-bin),
 #            python3-websockets, nodejs/npm when there is no node at all,
-#            util-linux (taskset), procps (pgrep)
+#            util-linux (taskset), procps (pgrep), gnuplot-nox (bench/soak's
+#            plot)
 #   npm ci in bench/peers: uWebSockets.js (@trufflesuite/uws-js-unofficial,
 #            prebuilt native binaries) and ws, pinned by package-lock.json
 # Run as root (as everything here is); without root it only reports.
@@ -13,5 +14,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The project's installer does the apt and npm work; these are the extras.
-NPM_DIRS=bench/peers exec scripts/deps.sh libwebsockets-dev util-linux procps linux-perf \
+NPM_DIRS=bench/peers exec scripts/deps.sh libwebsockets-dev util-linux procps linux-perf gnuplot-nox \
     libssl-dev openssl
