@@ -184,6 +184,17 @@ static void add_stats(ws_stats *total, const ws_stats *in)
         b[i] += a[i];
 }
 
+/* The slot of closes[] that counts a close code. */
+static int close_bucket(int code)
+{
+    int i;
+
+    for (i = 0; i < WS_NCLOSE - 1; i++)
+        if (close_codes[i] == code)
+            return i;
+    return WS_NCLOSE - 1;
+}
+
 /* Under the lock: a dead child's counts join `retired`, its slot is free. */
 static void fold_locked(ws_slot *slot)
 {
@@ -192,6 +203,10 @@ static void fold_locked(ws_slot *slot)
     apr_size_t i;
 
     load_stats(&st, &slot->st);
+    /* WebSockets still open in a child that is gone (killed, crashed)
+     * ended without a close: they count as 1006, so that every WebSocket
+     * ever opened is open or counted under a close code. */
+    st.closes[close_bucket(WSP_CLOSE_ABNORMAL)] += st.c.open;
     st.c.open = st.c.redis_up = 0;      /* gauges die with the child */
     for (i = 0; i < WS_STATS_WORDS; i++)
         __atomic_fetch_add(&b[i], a[i], __ATOMIC_RELAXED);
@@ -303,15 +318,6 @@ void ws_stats_limit(ws_limit which)
         WS_COUNT(mine, limits[which], 1);
 }
 
-static int close_bucket(int code)
-{
-    int i;
-
-    for (i = 0; i < WS_NCLOSE - 1; i++)
-        if (close_codes[i] == code)
-            return i;
-    return WS_NCLOSE - 1;
-}
 
 /* A WebSocket ended: its close code (the peer's if its close came first,
  * ours otherwise, 1006 if it vanished), and the limit that ended it. */

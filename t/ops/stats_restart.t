@@ -13,7 +13,8 @@
 #    than the one before, and in the end WebSocketsTotal is exactly 4,
 #    WebSocketMessagesIn 8, WebSocketCloses1000 4.
 # C. The child holding 2 open WebSockets is killed (SIGKILL): its open count
-#    does not stick (WebSocketsOpen back to 0) and no total goes down.
+#    does not stick (WebSocketsOpen back to 0), they count as closes 1006
+#    and no total goes down.
 # Every wait is a bounded poll.
 use strict;
 use warnings;
@@ -33,7 +34,7 @@ my $top = Apache::Test::vars('top_dir');
 my $mpm = InteropClient::loaded_mpm();
 plan skip_all => "mpm_$mpm is not installed"
     unless -r "/usr/lib/apache2/modules/mod_mpm_$mpm.so";
-plan tests => 8 + 4 + 3;
+plan tests => 8 + 4 + 4;
 
 my $BODY = <<"CONF";
 WebSocketHandlerLoad echo "$top/build/mod_websocket_echo.so" echo
@@ -130,6 +131,8 @@ sub gen_open {   # open WebSockets counted in Child lines of generation $g
     ok($two && @holders && $zero, "SIGKILL to the children holding them (@holders): "
        . 'WebSocketsOpen back to 0 within 10 s') or diag($c2->{raw});
     is($c2->{total}{WebSocketsTotal}, $s1->{total}{WebSocketsTotal} + 2, 'WebSocketsTotal still counts them');
+    is(($c2->{total}{WebSocketCloses1006} // 0) - ($c1->{total}{WebSocketCloses1006} // 0), 2,
+       '... and WebSocketCloses1006 counts the 2 that ended with the killed child');
     ok(!@down, 'no counter went down') or diag(join "\n", @down);
     $_->disconnect for @ws;
     $h->stop;
