@@ -317,6 +317,7 @@ void         ws_io_finish_request(ws_conn_t *wc);
 void         ws_io_destroy(ws_conn_t *wc);
 void         ws_io_account_written(ws_conn_t *wc, apr_size_t n,
                                    apr_int64_t now);
+apr_bucket  *ws_io_add_frame_bucket(ws_conn_t *wc, wsp_buf *f);
 
 /* ws_sock.c: the plain connection's direct reads and writes. */
 void         ws_sock_init(void);

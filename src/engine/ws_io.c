@@ -242,11 +242,15 @@ static apr_status_t core_push(conn_rec *c)
 #define WS_COALESCE_MAX   1024
 #define WS_COALESCE_RUN   64
 
-static void add_frame_bucket(ws_conn_t *wc, wsp_buf *f)
+/* Appends f to out_bb as a heap bucket that owns it (no copy; the
+ * bucket's free function drops our reference).  Returns the bucket. */
+apr_bucket *ws_io_add_frame_bucket(ws_conn_t *wc, wsp_buf *f)
 {
-    APR_BRIGADE_INSERT_TAIL(wc->out_bb,
-        apr_bucket_heap_create((const char *)wsp_buf_data(f), wsp_buf_len(f),
-                               wsp_buf_unref, wc->c->bucket_alloc));
+    apr_bucket *b = apr_bucket_heap_create((const char *)wsp_buf_data(f),
+                                           wsp_buf_len(f), wsp_buf_unref,
+                                           wc->c->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(wc->out_bb, b);
+    return b;
 }
 
 /* One heap bucket for a run of small frames (copied, then released), or
@@ -259,7 +263,7 @@ static void add_run(ws_conn_t *wc, wsp_buf **run, int n, apr_size_t bytes)
 
     if (n == 1 || !(p = malloc(bytes))) {
         for (i = 0; i < n; i++)
-            add_frame_bucket(wc, run[i]);
+            ws_io_add_frame_bucket(wc, run[i]);
         return;
     }
     for (i = 0; i < n; i++) {
@@ -293,7 +297,7 @@ static void refill(ws_conn_t *wc)
             run_bytes = 0;
         }
         if (len > WS_COALESCE_MAX) {
-            add_frame_bucket(wc, f);
+            ws_io_add_frame_bucket(wc, f);
             continue;
         }
         run[nrun++] = f;

@@ -126,9 +126,7 @@ static void keep_unwritten(ws_conn_t *wc, wsp_buf **f, int n,
             wsp_buf_unref(f[i]);
             continue;
         }
-        b = apr_bucket_heap_create((const char *)wsp_buf_data(f[i]), len,
-                                   wsp_buf_unref, wc->c->bucket_alloc);
-        APR_BRIGADE_INSERT_TAIL(wc->out_bb, b);
+        b = ws_io_add_frame_bucket(wc, f[i]);
         if (written) {                    /* the part already sent goes */
             apr_bucket_split(b, written);
             apr_bucket_delete(b);
