@@ -13,6 +13,9 @@
 #   make test             unit tests, fuzz replay, Apache::Test suite under
 #                         mpm_event and again under mpm_prefork
 #   make test SANITIZE=1  the same with ASan/UBSan builds
+#   make test-valgrind    the Apache::Test suite once with its httpd as one
+#                         process (-X) under valgrind memcheck (not part of
+#                         `make test`; scripts/valgrind-test.sh)
 #   make install          apxs -i + handlers + header/.pc + Debian mods-available files
 #   make deb              build/deb/: the Debian packages (debian/), lintian-checked
 #   make bench            bench/run (when it exists)
@@ -179,7 +182,8 @@ endef
 
 # ---------------------------------------------------------------- build
 .PHONY: all build modules deb deps run start stop test install clean bench FORCE tls-cert \
-        run-nodeps start-nodeps test-nodeps bench-nodeps deb-nodeps
+        run-nodeps start-nodeps test-nodeps bench-nodeps deb-nodeps \
+        test-valgrind test-valgrind-nodeps
 
 all: build
 build: $(SOS)
@@ -392,6 +396,19 @@ t/TEST: t/TEST.PL
 # (No $(MAKE) on this line: make would run it even under `make -n`.)
 test-nodeps: build $(TEST_SO) $(ROOTTEST_SO) $(T_ROOT_STAMP) $(TLS_CRT) t/TEST
 	@SANITIZE='$(filter 1,$(SANITIZE))' scripts/run-tests.sh
+
+# The Apache::Test suite once, its httpd one process (Apache::Test's
+# -one-process, httpd -X) under valgrind memcheck: fails on any valgrind
+# error (memory errors, definitely lost leaks) or test failure.  Reports
+# and figures in build/valgrind/ (summary.txt).  Takes far longer than
+# `make test` and is not part of it.  A plain build (no SANITIZE: ASan and
+# valgrind do not mix).
+test-valgrind:
+	@scripts/deps.sh valgrind
+	@$(MAKE) --no-print-directory test-valgrind-nodeps SANITIZE=0
+
+test-valgrind-nodeps: build $(TEST_SO) $(ROOTTEST_SO) $(T_ROOT_STAMP) $(TLS_CRT) t/TEST
+	@scripts/valgrind-test.sh
 
 bench-nodeps: build
 	bench/run

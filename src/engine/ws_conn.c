@@ -345,12 +345,18 @@ static void arm(ws_conn_t *wc)
     if (!wc->input_eof && (session_wants(wc, WSP_WANT_READ)
                            || (lingering && wc->shut_down)))
         events |= APR_POLLIN;
-    if (wc->c->data_in_output_filters)
+    /* write_more: its turn was up (fairness); the next comes when the
+     * socket is writable, in turn with the others (an HTTP/2 stream has
+     * no socket to poll: the next round). */
+    if (wc->c->data_in_output_filters
+        || (wc->write_more && !ws_io_is_h2_stream(wc->c)))
         events |= APR_POLLOUT;
     ws_loop_watch(&wc->entry, events);
     arm_deadline(wc);
-    if (wc->read_more && session_wants(wc, WSP_WANT_READ))
-        ws_loop_schedule(&wc->entry);  /* input may be waiting in filters */
+    if ((wc->read_more && session_wants(wc, WSP_WANT_READ))
+        || (wc->write_more && ws_io_is_h2_stream(wc->c)))
+        ws_loop_schedule(&wc->entry);  /* input may wait in filters, or
+                                          output after the turn */
 }
 
 /* Step 4.  Writing may unpause reading: then the input that waits (in
@@ -359,14 +365,18 @@ static void arm(ws_conn_t *wc)
 static void write_output(ws_conn_t *wc, apr_time_t now)
 {
     int was_paused = wsp_session_paused(&wc->sess);
+    ws_io_status st = ws_io_flush(wc, now);
 
-    if (ws_io_flush(wc, now) == WS_IO_ERROR) {
+    wc->write_more = st == WS_IO_MORE;
+    if (st == WS_IO_ERROR) {
         wsp_session_eof(&wc->sess, 1, now);
         return;
     }
     if (was_paused && session_wants(wc, WSP_WANT_READ)) {
         read_input(wc, now);
-        if (ws_io_flush(wc, now) == WS_IO_ERROR)
+        st = ws_io_flush(wc, now);
+        wc->write_more = st == WS_IO_MORE;
+        if (st == WS_IO_ERROR)
             wsp_session_eof(&wc->sess, 1, now);
     }
 }

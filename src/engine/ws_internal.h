@@ -43,6 +43,8 @@ extern module AP_MODULE_DECLARE_DATA websocket_module;
 #define WS_WRITE_CHUNK         (32 * 1024) /* stay under FlushMaxThreshold:
                                               the core filter never blocks */
 #define WS_READ_ROUNDS         16          /* reads per readiness, for fairness */
+#define WS_WRITE_TURN          (8 * WS_WRITE_CHUNK) /* bytes written per step,
+                                              for fairness: then the others */
 #define WS_QUIET_TIME          apr_time_from_sec(1) /* input this far apart:
                                               an idle connection, trim it */
 
@@ -252,6 +254,8 @@ struct ws_conn {
     int              input_eof;    /* the peer's side ended */
     int              read_more;    /* stopped reading for fairness, or
                                       paused: input may wait in filters */
+    int              write_more;   /* stopped writing for fairness
+                                      (WS_WRITE_TURN): more to write */
     int              shut_down;    /* our write side is shut */
     int              upgrade_eos_seen; /* h2: the request's EOS went by */
     int              eoc_sent;     /* output ended: EOC (TLS close_notify)
@@ -294,7 +298,8 @@ void         ws_outbox_finish(ws_conn_t *wc);
 
 /* ws_io.c: bytes between the connection's filters and the core */
 typedef enum {
-    WS_IO_MORE,     /* read: data returned */
+    WS_IO_MORE,     /* read: data returned; flush: WS_WRITE_TURN written,
+                       more to write (the next step goes on) */
     WS_IO_DONE,     /* flush: everything written */
     WS_IO_AGAIN,    /* would block */
     WS_IO_EOF,

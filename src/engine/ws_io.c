@@ -344,8 +344,12 @@ static ws_io_status push_pending(conn_rec *c, apr_status_t *rv)
 }
 
 /* Writes what the session has queued, a chunk per pass, until it is all
- * passed or the core holds data it could not write (AGAIN: poll for
- * POLLOUT).  Where a filter may hold output back (mod_ssl, mod_http2),
+ * passed, the core holds data it could not write (AGAIN: poll for
+ * POLLOUT), or WS_WRITE_TURN bytes went (MORE).  The turn is for
+ * fairness: a fast reader whose handler refills the queue from on_drain
+ * would otherwise keep the loop writing to it alone for as long as it
+ * reads, while every other connection waits (under load, past its
+ * WebSocketSendTimeout: closed 1008 though its client was reading).  Where a filter may hold output back (mod_ssl, mod_http2),
  * each pass ends with a FLUSH bucket, which our noflush filter keeps from
  * the core. */
 ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
@@ -353,7 +357,7 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
     conn_rec *c = wc->c;
     apr_status_t rv;
     ws_io_status st;
-    apr_size_t n;
+    apr_size_t n, turn = 0;
 
     if (wc->write_direct && !c->data_in_output_filters
         && APR_BRIGADE_EMPTY(wc->out_bb)) {
@@ -367,8 +371,13 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
     }
     while ((st = push_pending(c, &rv)) == WS_IO_DONE) {
         refill(wc);
+        if (turn >= WS_WRITE_TURN && !APR_BRIGADE_EMPTY(wc->out_bb)) {
+            st = WS_IO_MORE;
+            break;
+        }
         if (!(n = take_chunk(wc)))
             break;
+        turn += n;
         if (wc->needs_flush)
             APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
                                     apr_bucket_flush_create(c->bucket_alloc));

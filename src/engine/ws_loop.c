@@ -37,6 +37,7 @@ static __thread ws_loop *thread_loop;       /* sync MPMs, one per thread */
 
 /* Sync MPMs: every thread's loop, so that child_stopping can reach them. */
 static apr_thread_mutex_t *sync_loops_mutex;
+static apr_pool_t *child_pool;              /* pchild, from child_init */
 static apr_array_header_t *sync_loops;
 
 static int timer_compare(void *a, void *b)
@@ -77,6 +78,7 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
     apr_pool_tag(p, "websocket_loop");
     loop = apr_pcalloc(p, sizeof(*loop));
     loop->pool = p;
+    loop->state_pool = parent || !child_pool ? p : child_pool;
     loop->async = async;
     loop->owner = apr_os_thread_current();
     /* NOCOPY: each connection's apr_pollfd_t lives in its ws_conn for as
@@ -93,7 +95,7 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
         return rv;
     }
     apr_skiplist_set_compare(loop->timers, timer_compare, timer_compare);
-    apr_pool_cleanup_register(p, loop, free_scratch, apr_pool_cleanup_null);
+    ws_loop_cleanup_register(loop, loop, free_scratch);
     *out = loop;
     return APR_SUCCESS;
 }
@@ -555,8 +557,15 @@ ws_loop *ws_loop_for_child(void)
     return child_loop;
 }
 
+void ws_loop_cleanup_register(ws_loop *loop, void *data,
+                              apr_status_t (*fn)(void *))
+{
+    apr_pool_cleanup_register(loop->state_pool, data, fn, apr_pool_cleanup_null);
+}
+
 void ws_loop_init_child(apr_pool_t *pchild)
 {
+    child_pool = pchild;
     if (apr_thread_mutex_create(&sync_loops_mutex, APR_THREAD_MUTEX_DEFAULT,
                                 pchild) == APR_SUCCESS)
         sync_loops = apr_array_make(pchild, 16, sizeof(ws_loop *));

@@ -79,9 +79,18 @@ struct ws_loop {
     volatile int        exiting;     /* WS_EV_ABORT and leave */
     int                 stop_done;
     void               *scratch;     /* ws_loop_scratch(), malloc'd */
+    apr_pool_t         *state_pool;  /* see ws_loop_cleanup_register() */
 };
 
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
+/* Module code to run when the loop's state (scratch, tables in its pool's
+ * userdata) goes.  Never a cleanup of a per-thread loop's own pool: that
+ * pool lives in APR's global pool, which exit() destroys after httpd may
+ * have unloaded this module (httpd -X: SIGSEGV at exit).  Those run with
+ * the child's pool (pchild) instead, once the threads that own the loops
+ * are gone. */
+void         ws_loop_cleanup_register(ws_loop *loop, void *data,
+                                      apr_status_t (*fn)(void *));
 apr_status_t ws_loop_start_thread(ws_loop *loop, int child);
 void         ws_loop_stop(ws_loop *loop, int now);
 int          ws_loop_is_owner(const ws_loop *loop);

@@ -180,7 +180,8 @@ void ws_pmd_negotiate(request_rec *r, ws_conn_t *wc)
 /* ---- the session ----------------------------------------------------------- */
 
 /* The shared compressors of one loop, by (window bits, memory level): in
- * the loop's pool, used by its thread only, freed with it. */
+ * the loop's pool, used by its thread only, freed with the loop's state
+ * (ws_loop_cleanup_register). */
 typedef struct shared_table {
     wsp_deflater *d[7][9];             /* [bits - 9][level - 1] */
     wsp_inflater *inflater;            /* window 15: reads any client's */
@@ -193,10 +194,14 @@ static apr_status_t free_shared(void *data)
 
     for (i = 0; i < 7; i++)
         for (j = 0; j < 9; j++)
-            if (t->d[i][j])
+            if (t->d[i][j]) {
                 wsp_deflater_free(t->d[i][j]);
-    if (t->inflater)
+                t->d[i][j] = NULL;
+            }
+    if (t->inflater) {
         wsp_inflater_free(t->inflater);
+        t->inflater = NULL;
+    }
     return APR_SUCCESS;
 }
 
@@ -207,7 +212,8 @@ static shared_table *shared_of(ws_loop *loop)
     apr_pool_userdata_get((void **)&t, WS_PMD_POOL_KEY, loop->pool);
     if (!t) {
         t = apr_pcalloc(loop->pool, sizeof(*t));
-        apr_pool_userdata_setn(t, WS_PMD_POOL_KEY, free_shared, loop->pool);
+        apr_pool_userdata_setn(t, WS_PMD_POOL_KEY, apr_pool_cleanup_null, loop->pool);
+        ws_loop_cleanup_register(loop, t, free_shared);
     }
     return t;
 }

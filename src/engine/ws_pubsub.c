@@ -378,7 +378,8 @@ static ws_pubsub *pubsub_of(ws_loop *loop)
     ps->loop = loop;
     ps->topics = apr_hash_make(loop->pool);
     ps->entry.ops = &pubsub_ops;
-    apr_pool_userdata_setn(ps, WS_PUBSUB_POOL_KEY, pubsub_cleanup, loop->pool);
+    apr_pool_userdata_setn(ps, WS_PUBSUB_POOL_KEY, apr_pool_cleanup_null, loop->pool);
+    ws_loop_cleanup_register(loop, ps, pubsub_cleanup);
     ws_loop_adopt_here(loop, &ps->entry);
     apr_thread_mutex_lock(child_mutex);
     ps->next_state = child_states;

@@ -20,6 +20,24 @@ import json
 import sys
 import time
 import traceback
+import os
+
+
+def time_factor():
+    """WS_TEST_TIME_FACTOR (default 1), as the Perl side reads it
+    (t/lib/WSTestEnv.pm): `make test-valgrind` runs the server 10-50x
+    slower and sets it; every bounded wait is multiplied by it, and a rate
+    a check expects (ticks per second) divided by it."""
+    try:
+        f = float(os.environ.get("WS_TEST_TIME_FACTOR", "1"))
+    except ValueError:
+        return 1.0
+    return f if f >= 1 else 1.0
+
+
+def scaled(seconds):
+    """seconds times time_factor()."""
+    return seconds * time_factor()
 
 
 class CheckFailed(Exception):
@@ -56,12 +74,14 @@ class Results:
         sys.stdout.flush()
 
     async def run(self, name, fn, timeout):
-        """Run `await fn()` bounded by `timeout` seconds; record the outcome.
+        """Run `await fn()` bounded by `timeout` seconds (times time_factor());
+        record the outcome.
 
         fn returns an optional detail string on success and raises
         CheckFailed (or anything else) on failure.
         """
         t0 = time.monotonic()
+        timeout = scaled(timeout)
         try:
             detail = await asyncio.wait_for(fn(), timeout)
         except CheckFailed as e:

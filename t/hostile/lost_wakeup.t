@@ -38,6 +38,7 @@ use InteropClient;
 use Hostile;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use WSTestEnv ();
 
 my $MPM      = InteropClient::loaded_mpm();
 my $CLIENTS  = $MPM eq 'prefork' ? 60 : 400;
@@ -78,7 +79,8 @@ sub ws_open {
     return $n;
 }
 
-sub children { # pids of the server's children
+sub children { # pids of the server's children (itself when one process)
+    return WSTestEnv::server_pids($parent) if WSTestEnv::one_process();
     opendir my $d, '/proc' or die "/proc: $!";
     my @p;
     for my $pid (grep { /^\d+$/ } readdir $d) {

@@ -38,6 +38,7 @@ use IO::Select;
 use Socket qw(SOL_SOCKET SO_RCVBUF SO_SNDBUF inet_aton pack_sockaddr_in);
 use Errno qw(EAGAIN EWOULDBLOCK EINTR);
 use Time::HiRes qw(time sleep);
+use WSTestEnv ();
 
 my $N       = 10;
 my $FLOOD   = 4;                               # seconds
@@ -131,6 +132,8 @@ for my $kind (@KINDS) {
     SKIP: {
         skip 'RSS bound: meaningless under ASan (freed memory sits in its quarantine)', 1
             if $ENV{WS_ASAN_DIR};
+        skip 'RSS bound: meaningless under valgrind (its shadow memory and translations '
+             . 'are in the RSS)', 1 if WSTestEnv::valgrind();
         cmp_ok($max_growth, '<=', $ALLOWED,
                sprintf('%s: server RSS grew by at most N x (bound + one pong) x 4 + 16 MiB '
                        . '(%.1f MiB)', $name, $ALLOWED / $MiB));

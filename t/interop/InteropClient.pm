@@ -19,6 +19,7 @@ package InteropClient;
 use strict;
 use warnings;
 
+use WSTestEnv ();
 use Apache::Test ();
 use File::Spec ();
 use File::Temp ();
@@ -66,6 +67,8 @@ sub loaded_mpm {
 sub run {
     my %a = @_;
     my $timeout = $a{timeout} or die "timeout required";
+    # Times WS_TEST_TIME_FACTOR (the clients read it too: t/lib/WSTestEnv.pm).
+    $timeout = WSTestEnv::scaled($timeout);
     my @cmd = @{ $a{cmd} };
     my $err = File::Temp->new(TEMPLATE => 'interop-stderr-XXXXXX', TMPDIR => 1);
     my $t0 = time;

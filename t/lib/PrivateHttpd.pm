@@ -8,6 +8,9 @@ package PrivateHttpd;
 #   my $h = PrivateHttpd->new(name => 'a', mpm => 'event', children => 4,
 #                             body => "WebSocketHandlerLoad ...\n<Location>...");
 #   $h->port; $h->pid; $h->children; $h->error_log; $h->stop;
+#   one_process => 1: httpd -X (one process, no children, in the
+#   foreground: our own child), and after stop() $h->exit_status is its
+#   wait status ($?).
 #
 # Every wait is bounded; stop() (also run at END) ends the server and its
 # children, with SIGKILL if they do not go.
@@ -72,6 +75,7 @@ sub new {
         name => $o{name} || 'private', top => $top,
         mpm => $o{mpm} || 'event', children => $o{children} || 1,
         threads => $o{threads} || 10, port => free_port(),
+        one_process => $o{one_process} ? 1 : 0,
     }, $class;
     $self->{dir} = tempdir("mod_websocket-$self->{name}-XXXXXX", TMPDIR => 1,
                            CLEANUP => !$ENV{WS_KEEP_PRIVATE});
@@ -120,9 +124,21 @@ CONF
 sub start {
     my ($self) = @_;
     my $httpd = httpd_binary($self->{top});
-    my $rc = system('/bin/sh', '-c',
-        'ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"; '
-        . 'exec "$0" -f "$1" -k start', $httpd, $self->{conf});
+    my $ulimit = 'ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ';
+    my $rc = 0;
+    if ($self->{one_process}) {            # httpd -X is this fork, exec'd
+        defined(my $pid = fork) or die "PrivateHttpd: fork: $!\n";
+        if (!$pid) {
+            open STDIN, '<', '/dev/null';
+            exec '/bin/sh', '-c', $ulimit . 'exec "$0" -X -f "$1"', $httpd, $self->{conf};
+            POSIX::_exit(127);
+        }
+        $self->{pid} = $pid;
+    }
+    else {
+        $rc = system('/bin/sh', '-c', $ulimit . 'exec "$0" -f "$1" -k start',
+                     $httpd, $self->{conf});
+    }
     my $deadline = time + 30;
     my $up;
     while (time < $deadline) {
@@ -131,7 +147,8 @@ sub start {
         }
         $up = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                     PeerPort => $self->{port}, Timeout => 1);
-        last if $up && $self->{pid} && $self->children >= $self->{children};
+        last if $up && $self->{pid}
+                 && ($self->{one_process} || $self->children >= $self->{children});
         select(undef, undef, undef, 0.1);
     }
     die "PrivateHttpd $self->{name} did not start (rc $rc):\n"
@@ -173,22 +190,29 @@ sub children {
 
 sub alive { my $p = shift; return $p && kill(0, $p) }
 
+# Waits (bounded) for $pid to go; a child of ours is reaped, its wait
+# status put in $$status.
 sub wait_gone {
-    my ($pid, $timeout) = @_;
+    my ($pid, $timeout, $status) = @_;
     my $deadline = time + $timeout;
     while (alive($pid) && time < $deadline) {
-        waitpid($pid, WNOHANG);
+        if (waitpid($pid, WNOHANG) == $pid) {
+            $$status = $? if $status;
+            last;
+        }
         select(undef, undef, undef, 0.1);
     }
     return !alive($pid);
 }
+
+sub exit_status { $_[0]{exit_status} }
 
 sub stop {
     my ($self) = @_;
     return unless $self->{pid} && alive($self->{pid});
     my @kids = $self->children;
     system('timeout', '20', httpd_binary($self->{top}), '-f', $self->{conf}, '-k', 'stop');
-    if (!wait_gone($self->{pid}, 15)) {
+    if (!wait_gone($self->{pid}, 15, \$self->{exit_status})) {
         kill 'KILL', $self->{pid}, @kids;
         wait_gone($self->{pid}, 5);
     }

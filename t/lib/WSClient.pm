@@ -53,6 +53,7 @@ use MIME::Base64 qw(encode_base64);
 use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNRESET EPIPE);
 use Time::HiRes qw(time);
 use Exporter 'import';
+use WSTestEnv ();
 
 our @EXPORT_OK = qw(accept_key random_key random_bytes random_utf8 has_token
                     OP_CONT OP_TEXT OP_BINARY OP_CLOSE OP_PING OP_PONG);
@@ -65,6 +66,13 @@ use constant OP_CLOSE  => 0x8;
 use constant OP_PING   => 0x9;
 use constant OP_PONG   => 0xA;
 
+# Every wait below is bounded: by the client's timeout (this default, or
+# new(timeout => s)) or by a method's own timeout argument.  For a client
+# of the suite's own server both are multiplied by WS_TEST_TIME_FACTOR
+# (t/lib/WSTestEnv.pm; the valgrind run sets it, and that server is the
+# one under valgrind), in new() and in _until(), nowhere else.  Clients
+# of a private httpd (t/lib/PrivateHttpd.pm, which runs natively) wait as
+# they always do.
 our $DEFAULT_TIMEOUT = 10;
 
 $SIG{PIPE} = 'IGNORE';
@@ -164,7 +172,7 @@ sub new {
     my $self = bless {
         host    => '127.0.0.1',
         port    => $a{port} || die("WSClient->new: port required\n"),
-        timeout => $a{timeout} || $DEFAULT_TIMEOUT,
+        factor  => _suite_port($a{port}) ? WSTestEnv::time_factor() : 1,
         buf     => '',
         eof     => 0,
         error   => undef,
@@ -173,6 +181,7 @@ sub new {
         sndbuf  => $a{sndbuf},        # connecting (plain TCP only)
         tls     => $a{tls} // default_tls(),
     }, $class;
+    $self->{timeout} = ($a{timeout} || $DEFAULT_TIMEOUT) * $self->{factor};
     $self->connect unless $a{no_connect};
     return $self;
 }
@@ -321,14 +330,29 @@ sub _read_some {
 
 sub DESTROY { $_[0]->disconnect }
 
+# The deadline of a wait of $timeout seconds (the client's own timeout if
+# undef; it is already scaled), times the client's time factor.
+sub _until {
+    my ($self, $timeout) = @_;
+    return time + (defined $timeout ? $timeout * $self->{factor} : $self->{timeout});
+}
+
+# 1 if $port is one of the suite's server's (plain or TLS), which the time
+# factor is for.
+sub _suite_port {
+    my ($port) = @_;
+    return 0 if WSTestEnv::time_factor() == 1;
+    my @mine = grep { defined } eval { (server_port(0), tls_port()) };
+    return scalar grep { $_ == $port } @mine;
+}
+
 # ---------------------------------------------------------------- raw I/O
 
 # Writes all of $data within the timeout.  Returns the number of bytes
 # written (less than length($data) if the peer closed or time ran out).
 sub send_raw {
     my ($self, $data, $timeout) = @_;
-    $timeout //= $self->{timeout};
-    my $deadline = time + $timeout;
+    my $deadline = $self->_until($timeout);
     my $off = 0;
     my $len = length $data;
     while ($off < $len) {
@@ -444,7 +468,7 @@ sub handshake {
 # Leftover bytes stay in the frame buffer.
 sub read_response {
     my ($self, %o) = @_;
-    my $deadline = time + ($o{timeout} // $self->{timeout});
+    my $deadline = $self->_until($o{timeout});
     my $idx;
     while (($idx = index($self->{buf}, "\r\n\r\n")) < 0) {
         my $r = $self->_fill($deadline);
@@ -555,7 +579,19 @@ sub close {
 # $self->{timed_out} is set on timeout.
 sub read_frame {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    return $self->_read_frame_by($self->_until($timeout));
+}
+
+# read_frame() whose wait is NOT multiplied by WS_TEST_TIME_FACTOR: for a
+# window measured against one of the server's own timers (a "nothing
+# before WebSocketIdleTimeout" check), which the factor does not stretch.
+sub poll_frame {
+    my ($self, $seconds) = @_;
+    return $self->_read_frame_by(time + $seconds);
+}
+
+sub _read_frame_by {
+    my ($self, $deadline) = @_;
     $self->{timed_out} = 0;
     while (1) {
         my $f = $self->_parse_frame;
@@ -617,8 +653,9 @@ sub _parse_frame {
 #           controls => [frames], close => frame or undef }.
 sub exchange {
     my ($self, $data, $count, $timeout, $idle) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
-    $idle //= 10;                 # give up after this long without progress
+    my $deadline = $self->_until($timeout);
+    # give up after this long without progress
+    $idle = WSTestEnv::scaled($idle // 10);
     my $progress = time;
     my $sock = $self->{sock};
     my ($off, $len) = (0, length $data);
@@ -687,10 +724,10 @@ sub _peek {
 # undef on timeout/EOF.
 sub read_message {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    my $deadline = $self->_until($timeout);
     my $f;
     while (1) {
-        $f = $self->read_frame($deadline - time) // return undef;
+        $f = $self->_read_frame_by($deadline) // return undef;
         last unless $f->{opcode} == OP_PING && $self->{auto_pong};
         $self->_auto_pong($f);
     }
@@ -698,7 +735,7 @@ sub read_message {
     my $msg = { opcode => $f->{opcode}, payload => $f->{payload}, frames => 1,
                 controls => [], rsv => $f->{rsv}, masked => $f->{masked} };
     while (!$f->{fin}) {
-        $f = $self->read_frame($deadline - time) // return undef;
+        $f = $self->_read_frame_by($deadline) // return undef;
         if ($f->{opcode} >= 0x8) {
             if ($f->{opcode} == OP_PING && $self->{auto_pong}) {
                 $self->_auto_pong($f);
@@ -728,7 +765,7 @@ sub _auto_pong {
 # (frames can still be read from it afterwards).
 sub wait_eof {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    my $deadline = $self->_until($timeout);
     while (!$self->{eof}) {
         my $r = $self->_fill($deadline);
         return undef if !defined $r;
@@ -741,10 +778,10 @@ sub wait_eof {
 # undef.
 sub read_close {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    my $deadline = $self->_until($timeout);
     my @skipped;
     while (1) {
-        my $f = $self->read_frame($deadline - time);
+        my $f = $self->_read_frame_by($deadline);
         if (!$f) {
             $self->{skipped} = \@skipped;
             return undef;

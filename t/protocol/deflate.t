@@ -21,6 +21,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Compress::Raw::Zlib qw(Z_OK Z_BUF_ERROR Z_STREAM_END Z_SYNC_FLUSH);
 use WSClient qw(OP_CONT OP_TEXT OP_BINARY OP_PING);
+use WSTestEnv ();
 
 plan tests => 10 + 9 + 2 + 6 + 13;
 
@@ -234,7 +235,10 @@ sub children_hwm {   # { pid => VmHWM in KiB } of the server's children
             $ppid = $1 if /^PPid:\s+(\d+)/;
             $hwm = $1 if /^VmHWM:\s+(\d+)/;
         }
-        $h{$pid} = $hwm if defined $ppid && $ppid == $parent && defined $hwm;
+        # A one-process server (make test-valgrind) is its own "child".
+        my $ours = (defined $ppid && $ppid == $parent)
+                   || (WSTestEnv::one_process() && $pid == $parent);
+        $h{$pid} = $hwm if $ours && defined $hwm;
     }
     return \%h;
 }
@@ -253,7 +257,11 @@ sub children_hwm {   # { pid => VmHWM in KiB } of the server's children
         my $g = $after->{$pid} - ($before->{$pid} // $after->{$pid});
         $growth = $g if $g > $growth;
     }
-    ok($growth < 16 * 1024, "no child's peak memory grew by the bomb (+$growth KiB)");
+    SKIP: {
+        skip "peak memory: meaningless under valgrind (its shadow memory and translations "
+             . "are in the RSS)", 1 if WSTestEnv::valgrind();
+        ok($growth < 16 * 1024, "no child's peak memory grew by the bomb (+$growth KiB)");
+    }
 
     ($ws) = open_at('/deflate', $OFFER);
     $ws->send_frame(opcode => OP_BINARY, rsv => 4, payload => "\x07\xff\xff\xff garbage");
