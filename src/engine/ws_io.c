@@ -366,7 +366,7 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
             c->aborted = 1;
             return st;
         }
-        if (st == WS_IO_DONE)
+        if (st == WS_IO_DONE || st == WS_IO_MORE)
             return st;
     }
     while ((st = push_pending(c, &rv)) == WS_IO_DONE) {

@@ -136,12 +136,15 @@ static void keep_unwritten(ws_conn_t *wc, wsp_buf **f, int n,
 }
 
 /* Writes what the session has queued straight to the socket, a writev()
- * of up to WS_SOCK_IOV frames at a time, until the queue is empty (DONE)
- * or the socket takes less than it was given (AGAIN: the rest is in
- * out_bb). */
+ * of up to WS_SOCK_IOV frames at a time, until the queue is empty (DONE),
+ * the socket takes less than it was given (AGAIN: the rest is in out_bb)
+ * or WS_WRITE_TURN bytes went and more is queued (MORE: the others' turn,
+ * as in ws_io_flush(); popping may call the handler's on_drain, which can
+ * refill the queue for as long as a fast client reads). */
 ws_io_status ws_sock_write(ws_conn_t *wc, apr_int64_t now)
 {
     apr_socket_t *s = ap_get_conn_socket(wc->c);
+    apr_size_t turn = 0;
 
     for (;;) {
         wsp_buf *f[WS_SOCK_IOV];
@@ -150,6 +153,8 @@ ws_io_status ws_sock_write(ws_conn_t *wc, apr_int64_t now)
         apr_status_t rv;
         int n = 0;
 
+        if (turn >= WS_WRITE_TURN && wsp_session_queued_bytes(&wc->sess))
+            return WS_IO_MORE;
         while (n < WS_SOCK_IOV && (f[n] = wsp_session_pop(&wc->sess))) {
             iov[n].iov_base = (void *)wsp_buf_data(f[n]);
             iov[n].iov_len = wsp_buf_len(f[n]);
@@ -172,5 +177,6 @@ ws_io_status ws_sock_write(ws_conn_t *wc, apr_int64_t now)
         }
         if (written < total)
             return WS_IO_AGAIN;
+        turn += written;
     }
 }
