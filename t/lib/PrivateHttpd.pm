@@ -130,8 +130,8 @@ sub start {
         defined(my $pid = fork) or die "PrivateHttpd: fork: $!\n";
         if (!$pid) {
             open STDIN, '<', '/dev/null';
-            exec '/bin/sh', '-c', $ulimit . 'exec "$0" -X -f "$1"', $httpd, $self->{conf};
-            POSIX::_exit(127);
+            { exec '/bin/sh', '-c', $ulimit . 'exec "$0" -X -f "$1"', $httpd, $self->{conf} };
+            POSIX::_exit(127);             # exec failed
         }
         $self->{pid} = $pid;
     }
