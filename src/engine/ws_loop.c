@@ -32,13 +32,6 @@ APLOG_USE_MODULE(websocket);
  * adoption, and not before its owner has seen the first store. */
 #define WS_HANDOFF_GRACE apr_time_from_msec(50)
 
-static ws_loop *child_loop;                 /* async MPMs */
-static __thread ws_loop *thread_loop;       /* sync MPMs, one per thread */
-
-/* Sync MPMs: every thread's loop, so that child_stopping can reach them. */
-static apr_thread_mutex_t *sync_loops_mutex;
-static apr_pool_t *child_pool;              /* pchild, from child_init */
-static apr_array_header_t *sync_loops;
 
 static int timer_compare(void *a, void *b)
 {
@@ -78,7 +71,8 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
     apr_pool_tag(p, "websocket_loop");
     loop = apr_pcalloc(p, sizeof(*loop));
     loop->pool = p;
-    loop->state_pool = parent || !child_pool ? p : child_pool;
+    loop->state_pool = parent || !ws_loop_child_pool() ? p
+                                                : ws_loop_child_pool();
     loop->async = async;
     loop->owner = apr_os_thread_current();
     /* NOCOPY: each connection's apr_pollfd_t lives in its ws_conn for as
@@ -517,8 +511,7 @@ static apr_status_t loop_thread_join(void *data)
     apr_status_t trv;
     ws_loop_stop(loop, 1);
     apr_thread_join(&trv, loop->thread);
-    if (child_loop == loop)
-        child_loop = NULL;
+    ws_loop_set_child(loop, 0);
     return APR_SUCCESS;
 }
 
@@ -537,7 +530,7 @@ apr_status_t ws_loop_start_thread(ws_loop *loop, int child)
     if (rv != APR_SUCCESS)
         return rv;
     if (child)
-        child_loop = loop;
+        ws_loop_set_child(loop, 1);
     /* Pre-cleanup: stop the thread before the pools it uses go away. */
     apr_pool_pre_cleanup_register(apr_pool_parent_get(loop->pool), loop,
                                   loop_thread_join);
@@ -550,64 +543,6 @@ void ws_loop_stop(ws_loop *loop, int now)
     if (now)
         loop->exiting = 1;
     ws_loop_wakeup(loop);
-}
-
-ws_loop *ws_loop_for_child(void)
-{
-    return child_loop;
-}
-
-void ws_loop_cleanup_register(ws_loop *loop, void *data,
-                              apr_status_t (*fn)(void *))
-{
-    apr_pool_cleanup_register(loop->state_pool, data, fn, apr_pool_cleanup_null);
-}
-
-void ws_loop_init_child(apr_pool_t *pchild)
-{
-    child_pool = pchild;
-    if (apr_thread_mutex_create(&sync_loops_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                pchild) == APR_SUCCESS)
-        sync_loops = apr_array_make(pchild, 16, sizeof(ws_loop *));
-}
-
-/* Stops every loop of this process: the child's, or each thread's. */
-void ws_loop_stop_all(int now)
-{
-    int i;
-    if (child_loop)
-        ws_loop_stop(child_loop, now);
-    if (!sync_loops)
-        return;
-    apr_thread_mutex_lock(sync_loops_mutex);
-    for (i = 0; i < sync_loops->nelts; i++)
-        ws_loop_stop(APR_ARRAY_IDX(sync_loops, i, ws_loop *), now);
-    apr_thread_mutex_unlock(sync_loops_mutex);
-}
-
-static void register_sync_loop(ws_loop *loop)
-{
-    if (!sync_loops)
-        return;
-    apr_thread_mutex_lock(sync_loops_mutex);
-    APR_ARRAY_PUSH(sync_loops, ws_loop *) = loop;
-    apr_thread_mutex_unlock(sync_loops_mutex);
-}
-
-/* Sync MPMs: the calling worker thread's own loop, made on first use and
- * kept for the thread's life (a process-lifetime pool, never destroyed, so
- * a handler thread holding a reference can always reach its mutex). */
-ws_loop *ws_loop_for_this_thread(void)
-{
-    if (!thread_loop) {
-        ws_loop *loop;
-        if (ws_loop_create(&loop, 0, NULL) != APR_SUCCESS)
-            return NULL;
-        register_sync_loop(loop);
-        thread_loop = loop;
-    }
-    thread_loop->owner = apr_os_thread_current();
-    return thread_loop;
 }
 
 void ws_loop_run_inline(ws_loop *loop, ws_loop_entry *e)

@@ -12,6 +12,7 @@
 #ifndef WS_LOOP_H
 #define WS_LOOP_H
 
+#include "apr_portable.h"   /* apr_os_thread_t */
 #include "apr_poll.h"
 #include "apr_thread_mutex.h"
 #include "apr_time.h"
@@ -83,6 +84,10 @@ struct ws_loop {
 };
 
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent);
+/* ws_loop_registry.c: the child's loop (async MPMs) and the child's pool,
+ * for ws_loop.c. */
+void         ws_loop_set_child(ws_loop *loop, int on);
+apr_pool_t  *ws_loop_child_pool(void);
 /* Module code to run when the loop's state (scratch, tables in its pool's
  * userdata) goes.  Never a cleanup of a per-thread loop's own pool: that
  * pool lives in APR's global pool, which exit() destroys after httpd may
