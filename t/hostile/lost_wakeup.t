@@ -80,16 +80,7 @@ sub ws_open {
 }
 
 sub children { # pids of the server's children (itself when one process)
-    return WSTestEnv::server_pids($parent) if WSTestEnv::one_process();
-    opendir my $d, '/proc' or die "/proc: $!";
-    my @p;
-    for my $pid (grep { /^\d+$/ } readdir $d) {
-        open my $st, '<', "/proc/$pid/stat" or next;
-        my $l = <$st> // next;
-        my ($ppid) = $l =~ /^\d+ \(.*\) \S (\d+)/ or next;
-        push @p, $pid if $ppid == $parent;
-    }
-    return @p;
+    return WSTestEnv::server_pids($parent);
 }
 
 sub cpu_ticks { # utime + stime of the given pids (that still exist)
