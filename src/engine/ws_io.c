@@ -469,23 +469,28 @@ void ws_io_shutdown_write(ws_conn_t *wc)
  * nothing, up to WS_DROP_BLOCKS blocks of that size are taken at once and
  * freed again: the cached ones go back to the system, and any taken
  * fresh costs an mmap and munmap, only at the release of the request and
- * when a connection goes quiet. */
+ * when a connection goes quiet.  Leaves the bound at MaxMemFree. */
 #define WS_DROP_BLOCKS 4
+/* A read buffer as the bucket allocator asks for it (its node header
+ * included): a request in the same 8 KiB size class of the allocator. */
+#define WS_DROP_SIZE   (APR_BUCKET_BUFF_SIZE + 64)
 
-static void drop_cached_read_buffer(conn_rec *c)
+static void drop_cached_blocks(conn_rec *c)
 {
     apr_allocator_t *a = apr_pool_allocator_get(c->pool);
     apr_memnode_t *held = NULL, *n;
     int i;
 
+    apr_allocator_max_free_set(a, 1);
     for (i = 0; i < WS_DROP_BLOCKS; i++) {
-        if (!(n = apr_allocator_alloc(a, APR_BUCKET_BUFF_SIZE + 64)))
+        if (!(n = apr_allocator_alloc(a, WS_DROP_SIZE)))
             break;
         n->next = held;
         held = n;
     }
     if (held)
         apr_allocator_free(a, held);
+    apr_allocator_max_free_set(a, ap_max_mem_free);
 }
 
 /* Finishes r (its pool goes with the EOR bucket) and hands the pool's
@@ -500,8 +505,7 @@ static void release_request_memory(conn_rec *c, request_rec *r)
 
     apr_allocator_max_free_set(a, 1);
     ap_process_request_after_handler(r);
-    drop_cached_read_buffer(c);
-    apr_allocator_max_free_set(a, ap_max_mem_free);
+    drop_cached_blocks(c);
 }
 
 /* A connection that has been quiet keeps no cached read buffer: it is
@@ -509,14 +513,9 @@ static void release_request_memory(conn_rec *c, request_rec *r)
  * (see release_request_memory). */
 void ws_io_trim_idle(ws_conn_t *wc)
 {
-    apr_allocator_t *a;
-
     if (!wc->buffer_cached || !wc->c || ws_io_is_h2_stream(wc->c))
         return;                /* mod_http2 owns a stream's allocator */
-    a = apr_pool_allocator_get(wc->c->pool);
-    apr_allocator_max_free_set(a, 1);
-    drop_cached_read_buffer(wc->c);
-    apr_allocator_max_free_set(a, ap_max_mem_free);
+    drop_cached_blocks(wc->c);
     wc->buffer_cached = 0;
 }
 

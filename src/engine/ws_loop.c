@@ -32,7 +32,6 @@ APLOG_USE_MODULE(websocket);
  * adoption, and not before its owner has seen the first store. */
 #define WS_HANDOFF_GRACE apr_time_from_msec(50)
 
-
 static int timer_compare(void *a, void *b)
 {
     const ws_loop_entry *x = a, *y = b;
@@ -62,7 +61,7 @@ void *ws_loop_scratch(ws_loop *loop)
 
 apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
 {
-    apr_pool_t *p;
+    apr_pool_t *p, *child_pool = ws_loop_child_pool();
     ws_loop *loop;
     apr_status_t rv;
 
@@ -71,8 +70,7 @@ apr_status_t ws_loop_create(ws_loop **out, int async, apr_pool_t *parent)
     apr_pool_tag(p, "websocket_loop");
     loop = apr_pcalloc(p, sizeof(*loop));
     loop->pool = p;
-    loop->state_pool = parent || !ws_loop_child_pool() ? p
-                                                : ws_loop_child_pool();
+    loop->state_pool = parent || !child_pool ? p : child_pool;
     loop->async = async;
     loop->owner = apr_os_thread_current();
     /* NOCOPY: each connection's apr_pollfd_t lives in its ws_conn for as

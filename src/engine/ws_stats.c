@@ -318,7 +318,6 @@ void ws_stats_limit(ws_limit which)
         WS_COUNT(mine, limits[which], 1);
 }
 
-
 /* A WebSocket ended: its close code (the peer's if its close came first,
  * ours otherwise, 1006 if it vanished), and the limit that ended it. */
 void ws_stats_closed(const wsp_session *sess)
