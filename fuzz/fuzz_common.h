@@ -19,6 +19,15 @@
         }                                                                   \
     } while (0)
 
+/* For a harness's own byte loops (generating and checking payloads): they
+ * are not the code under test, and libFuzzer's comparison tracing of every
+ * iteration cost the round-trip target ~40 % of its time. */
+#if defined(__clang__)
+#define FUZZ_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define FUZZ_NO_COVERAGE
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #endif
