@@ -60,10 +60,10 @@ static void on_message(void *ud, int opcode, const uint8_t *d, size_t n)
 
 static void on_close(void *ud, int code, const char *reason, size_t n)
 {
-    (void)ud; (void)reason;
+    (void)ud;
     FUZZ_CHECK(w.closes == 0);
     FUZZ_CHECK(code >= 1000 && code <= 4999);
-    FUZZ_CHECK(n < sizeof w.s.close_reason);
+    FUZZ_CHECK(n <= WSP_CLOSE_REASON_MAX && reason[n] == '\0');
     FUZZ_CHECK(w.s.state >= WSP_SESSION_DRAINING);
     w.closes++;
     FUZZ_CHECK(wsp_session_send(&w.s, WSP_OP_TEXT, "x", 1, w.now)

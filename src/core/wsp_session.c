@@ -95,6 +95,8 @@ void wsp_session_free(wsp_session *s)
     wsp_lane_drop_all(s);
     wsp_reader_free(&s->reader);
     wsp_pmd_teardown(s);
+    free(s->close_reason);
+    s->close_reason = NULL;
 }
 
 /* ---- callbacks into the handler ----------------------------------------- */
@@ -107,7 +109,8 @@ static void notify_close(wsp_session *s)
     if (!s->cb.on_close)
         return;
     s->busy++;
-    s->cb.on_close(s->ud, s->close_code, s->close_reason, s->close_reason_len);
+    s->cb.on_close(s->ud, s->close_code, wsp_session_close_reason(s),
+                   s->close_reason_len);
     s->busy--;
 }
 
@@ -125,11 +128,16 @@ static void notify_drain(wsp_session *s)
 static void record_close(wsp_session *s, int code, const char *reason,
                          size_t len, wsp_closer by)
 {
-    if (len > sizeof(s->close_reason) - 1)
-        len = sizeof(s->close_reason) - 1;
-    if (len)
+    if (len > WSP_CLOSE_REASON_MAX)
+        len = WSP_CLOSE_REASON_MAX;
+    free(s->close_reason);
+    s->close_reason = len ? malloc(len + 1) : NULL;
+    if (!s->close_reason)
+        len = 0;                       /* out of memory: the code still */
+    else {
         memcpy(s->close_reason, reason, len);
-    s->close_reason[len] = '\0';
+        s->close_reason[len] = '\0';
+    }
     s->close_reason_len = len;
     s->close_code = code;
     s->closed_by = by;
@@ -638,7 +646,10 @@ size_t wsp_session_queued_bytes(const wsp_session *s) { return s->bytes; }
 size_t wsp_session_unwritten(const wsp_session *s) { return s->unwritten; }
 int wsp_session_paused(const wsp_session *s) { return s->paused; }
 int wsp_session_close_code(const wsp_session *s) { return s->close_code; }
-const char *wsp_session_close_reason(const wsp_session *s) { return s->close_reason; }
+const char *wsp_session_close_reason(const wsp_session *s)
+{
+    return s->close_reason ? s->close_reason : "";
+}
 wsp_closer wsp_session_closed_by(const wsp_session *s) { return s->closed_by; }
 
 size_t wsp_session_memory(const wsp_session *s)

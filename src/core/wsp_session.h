@@ -214,6 +214,9 @@ typedef struct wsp_session_callbacks {
     void (*on_drain)(void *ud);
 } wsp_session_callbacks;
 
+/* The longest close reason (a control payload less the status code). */
+#define WSP_CLOSE_REASON_MAX (WSP_MAX_CONTROL_PAYLOAD - 2)
+
 typedef struct wsp_session {
     wsp_session_config    cfg;
     wsp_session_callbacks cb;
@@ -247,8 +250,10 @@ typedef struct wsp_session {
     /* what on_close reports, and the log line */
     int        close_code;
     wsp_closer closed_by;
-    size_t     close_reason_len;
-    char       close_reason[WSP_MAX_CONTROL_PAYLOAD - 2 + 1];
+    size_t     close_reason_len;  /* at most WSP_CLOSE_REASON_MAX */
+    char      *close_reason;  /* malloc'd when there is one (NUL-ended),
+                                 NULL: "": 124 bytes of every idle
+                                 connection otherwise */
 } wsp_session;
 
 void wsp_session_init(wsp_session *s, const wsp_session_config *cfg,

@@ -126,6 +126,7 @@ void ws_conn_release(ws_conn_t *wc)
     ws_outbox_free(wc);
     if (wc->state != WS_ST_HANDSHAKE)
         wsp_session_free(&wc->sess);
+    free(wc->extensions_buf);
     free(wc);
 }
 

@@ -217,9 +217,11 @@ struct ws_conn {
     const char      *protocol;     /* the one chosen, or NULL */
     const char      *extensions;   /* Sec-WebSocket-Extensions answered,
                                       or NULL: none (ws_pmd.c) */
-    char             extensions_buf[WSP_PMD_RESPONSE_MAX]; /* its text: here,
+    char            *extensions_buf; /* its text, malloc'd (freed with us):
                                       not in c->pool, whose next 8 KiB
-                                      block it could cost */
+                                      block it could cost, nor here,
+                                      where most connections would carry
+                                      160 unused bytes */
     wsp_pmd_params   pmd;          /* what it agreed to */
     /* What handlers may ask of the handshake request: r's own until the
      * request is released, then copies in c->pool; NULL once finished. */
@@ -227,18 +229,12 @@ struct ws_conn {
     const char      *uri, *user, *remote_ip, *query;
     apr_table_t     *extra_headers; /* ws_set_header(), r->pool */
 
-    /* Loop thread only. */
+    /* Loop thread only.  The flags are bits of one word: every idle
+     * connection holds this struct (see BENCHMARKS.md, idle memory), and
+     * only the loop thread writes them, so sharing a word races nothing. */
     wsp_session      sess;         /* the protocol (src/core) */
-    int              in_step;      /* inside proceed(): it writes at the end */
     int              own_inbox_items; /* queued by this thread, not taken */
     apr_time_t       step_now;     /* proceed()'s clock, for sends inside it */
-    int              needs_flush;  /* a connection filter may hold output */
-    int              poll_sees_input; /* no filter holds input back: a
-                                      short read means the socket is empty */
-    int              write_direct; /* only the core's output filter:
-                                      write the socket (ws_sock.c) */
-    int              read_direct;  /* poll_sees_input and the core's
-                                      buffered input is used up */
     apr_size_t       direct_len;   /* read into the loop's buffer, not yet
                                       consumed */
     ws_sub          *subs;         /* topics subscribed (ws_pubsub.c) */
@@ -247,18 +243,26 @@ struct ws_conn {
     apr_size_t       mem_reported; /* in the child's memory sum */
     apr_time_t       last_input;   /* when input last arrived */
     apr_time_t       timer_at;     /* ws_set_timer(), 0: none */
-    int              buffer_cached;/* a read buffer went back to c's
+    unsigned         in_step : 1,  /* inside proceed(): it writes at the end */
+                     needs_flush : 1, /* a connection filter may hold output */
+                     poll_sees_input : 1, /* no filter holds input back: a
+                                      short read means the socket is empty */
+                     write_direct : 1, /* only the core's output filter:
+                                      write the socket (ws_sock.c) */
+                     read_direct : 1, /* poll_sees_input and the core's
+                                      buffered input is used up */
+                     buffer_cached : 1, /* a read buffer went back to c's
                                       allocator since the last trim */
-    int              trim_due;     /* input came since the last trim: trim
+                     trim_due : 1, /* input came since the last trim: trim
                                       once it has been quiet a while */
-    int              input_eof;    /* the peer's side ended */
-    int              read_more;    /* stopped reading for fairness, or
+                     input_eof : 1, /* the peer's side ended */
+                     read_more : 1, /* stopped reading for fairness, or
                                       paused: input may wait in filters */
-    int              write_more;   /* stopped writing for fairness
+                     write_more : 1, /* stopped writing for fairness
                                       (WS_WRITE_TURN): more to write */
-    int              shut_down;    /* our write side is shut */
-    int              upgrade_eos_seen; /* h2: the request's EOS went by */
-    int              eoc_sent;     /* output ended: EOC (TLS close_notify)
+                     shut_down : 1, /* our write side is shut */
+                     upgrade_eos_seen : 1, /* h2: the request's EOS went by */
+                     eoc_sent : 1; /* output ended: EOC (TLS close_notify)
                                       or EOS (h2 END_STREAM) */
     apr_bucket_brigade *in_bb;     /* read, not yet used by the session */
     apr_bucket_brigade *out_bb;    /* frames popped, not yet passed */

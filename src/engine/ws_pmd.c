@@ -16,6 +16,7 @@
  * client_no_context_takeover, so that no inflate state lives between
  * messages either.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ws_internal.h"
@@ -171,7 +172,9 @@ void ws_pmd_negotiate(request_rec *r, ws_conn_t *wc)
                       "no acceptable permessage-deflate offer in '%s'", offer);
         return;
     }
-    memcpy(wc->extensions_buf, answer, sizeof(wc->extensions_buf));
+    free(wc->extensions_buf);
+    if (!(wc->extensions_buf = strdup(answer)))
+        return;                        /* out of memory: decline */
     wc->extensions = wc->extensions_buf;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WSLOGNO(00109)
                   "offered '%s', answered '%s'", offer, answer);
