@@ -30,6 +30,13 @@ static int ws_status(int wsp_send_status)
     }
 }
 
+/* inbox_head is written under loop->mutex, and read without it by
+ * ws_outbox_drain()'s first look: both sides atomic. */
+static void set_head(ws_conn_t *wc, ws_inbox_item *it)
+{
+    __atomic_store_n(&wc->inbox_head, it, __ATOMIC_RELEASE);
+}
+
 /* Only the loop thread may touch the session, and only once it runs. */
 static int on_loop_thread(const ws_conn_t *wc)
 {
@@ -60,7 +67,7 @@ static int inbox_admits(ws_conn_t *wc, const ws_inbox_item *it)
     if (it->part ? wc->parts_open != !it->first_part : wc->parts_open)
         return WS_ESTATE;
     if (wc->session_cost + wc->inbox_cost >= wc->max_pending) {
-        wc->drain_wanted = 1;
+        __atomic_store_n(&wc->drain_wanted, 1, __ATOMIC_RELEASE);
         ws_stats_limit(WS_LIMIT_PENDING_OUTPUT);
         return WS_EFULL;
     }
@@ -80,7 +87,7 @@ static int inbox_append(ws_conn_t *wc, ws_inbox_item *it)
         if (wc->inbox_tail)
             wc->inbox_tail->next = it;
         else
-            wc->inbox_head = it;
+            set_head(wc, it);
         wc->inbox_tail = it;
         wc->inbox_cost += cost;
         wc->inbox_bytes += it->frame ? wsp_buf_len(it->frame) : 0;
@@ -242,7 +249,8 @@ void ws_outbox_finish(ws_conn_t *wc)
     apr_thread_mutex_lock(wc->loop->mutex);
     wc->inbox_dead = 1;
     it = wc->inbox_head;
-    wc->inbox_head = wc->inbox_tail = NULL;
+    set_head(wc, NULL);
+    wc->inbox_tail = NULL;
     apr_thread_mutex_unlock(wc->loop->mutex);
     for (; it; it = next) {
         next = it->next;
@@ -257,7 +265,7 @@ void ws_outbox_finish(ws_conn_t *wc)
             tail = &it->next;
         }
     }
-    wc->inbox_head = keep;
+    set_head(wc, keep);
 }
 
 /* Loop thread: hands the inbox to the session, in order.  A frame the
@@ -270,9 +278,16 @@ void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
     ws_inbox_item *it, *next;
     apr_size_t cost = 0, bytes = 0;
 
+    /* Most steps find the inbox empty (a handler answering on the loop
+     * thread sends straight into the session): then no lock.  An item
+     * appended after this look schedules the connection, and its next
+     * step takes it. */
+    if (!__atomic_load_n(&wc->inbox_head, __ATOMIC_ACQUIRE))
+        return;
     apr_thread_mutex_lock(wc->loop->mutex);
     it = wc->inbox_head;
-    wc->inbox_head = wc->inbox_tail = NULL;
+    set_head(wc, NULL);
+    wc->inbox_tail = NULL;
     apr_thread_mutex_unlock(wc->loop->mutex);
     for (; it; it = next) {
         next = it->next;
@@ -302,7 +317,7 @@ void ws_outbox_drain(ws_conn_t *wc, apr_int64_t now)
         last->next = wc->inbox_head;
         if (!wc->inbox_head)
             wc->inbox_tail = last;
-        wc->inbox_head = it;
+        set_head(wc, it);
     }
     wc->inbox_cost -= cost;
     wc->inbox_bytes -= bytes;
@@ -320,6 +335,11 @@ void ws_outbox_publish(ws_conn_t *wc)
                        + wsp_session_unwritten(&wc->sess);
     int open = wsp_session_get_state(&wc->sess) == WSP_SESSION_OPEN;
 
+    /* Unchanged since the last step (an echo's queue is empty again after
+     * each): the other threads already see these numbers.  Only this
+     * thread writes them, so it may read them without the lock. */
+    if (open && cost == wc->session_cost && bytes == wc->session_bytes)
+        return;
     apr_thread_mutex_lock(wc->loop->mutex);
     wc->session_cost = cost;
     wc->session_bytes = bytes;
@@ -332,11 +352,16 @@ void ws_outbox_publish(ws_conn_t *wc)
 int ws_outbox_take_drain_wanted(ws_conn_t *wc)
 {
     int take;
+
+    /* Set only by a sender refused for a queue that was then full, so the
+     * steps that empty it follow and look again: no lock until then. */
+    if (!__atomic_load_n(&wc->drain_wanted, __ATOMIC_ACQUIRE))
+        return 0;
     apr_thread_mutex_lock(wc->loop->mutex);
     take = wc->drain_wanted
            && wc->session_cost + wc->inbox_cost < wc->max_pending / 2;
     if (take)
-        wc->drain_wanted = 0;
+        __atomic_store_n(&wc->drain_wanted, 0, __ATOMIC_RELAXED);
     apr_thread_mutex_unlock(wc->loop->mutex);
     return take;
 }
