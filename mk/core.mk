@@ -26,7 +26,7 @@ CORE_SRCS := src/core/wsp_frame.c src/core/wsp_frame_write.c \
              src/core/wsp_utf8.c src/core/wsp_handshake.c \
              src/core/wsp_outq.c src/core/wsp_session.c \
              src/core/wsp_origin.c src/core/wsp_pmd.c src/core/wsp_deflate.c \
-             src/core/wsp_session_pmd.c src/core/wsp_rate.c
+             src/core/wsp_session_pmd.c src/core/wsp_session_clock.c src/core/wsp_rate.c
 CORE_HDRS := src/core/wsp_frame.h src/core/wsp_utf8.h \
              src/core/wsp_handshake.h src/core/wsp_internal.h \
              src/core/wsp_session.h src/core/wsp_origin.h src/core/wsp_pmd.h \

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wsp_session.h"    /* wsp_closer */
+
 /* dst[i] = src[i] ^ key[(offset + i) % 4], word-wide.  dst and src may be
  * the same buffer (in place) but must not otherwise overlap.  Fusing the
  * copy with the XOR lets the reader unmask straight from the input into the
@@ -33,6 +35,15 @@ int  wsp_lane_queue_close(struct wsp_session *s, const uint8_t *p, size_t n);
 /* The next frame in pop order, moved from the accounting to unwritten. */
 struct wsp_buf *wsp_lane_take(struct wsp_session *s);
 void wsp_lane_drop_all(struct wsp_session *s);
+
+/* Shared by wsp_session.c and its clock (wsp_session_clock.c). */
+/* Advances the session's clock to now (never backwards). */
+void wsp_session_sync_clock(struct wsp_session *s, int64_t now);
+/* What on_close reports and the log line shows. */
+void wsp_session_record_close(struct wsp_session *s, int code,
+                              const char *reason, size_t len, wsp_closer by);
+/* FINISHED: output dropped, on_close called if it was not. */
+void wsp_session_finish(struct wsp_session *s);
 
 /* Between the session and its permessage-deflate (wsp_session_pmd.c). */
 /* Fails the connection with code (wsp_session.c). */

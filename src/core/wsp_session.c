@@ -36,11 +36,6 @@ static int is_reading_state(const wsp_session *s)
     return s->state == WSP_SESSION_OPEN || s->state == WSP_SESSION_CLOSING;
 }
 
-static int is_due(const wsp_session *s, int64_t since, int64_t interval)
-{
-    return interval > 0 && s->now - since >= interval;
-}
-
 /* A caller's clock never runs backwards here.  A stale rx clock (reading
  * just resumed) restarts now: a peer we did not read was not idle. */
 /* What the bound is checked against: the cost of the queued frames, and
@@ -51,7 +46,7 @@ static size_t pending(const wsp_session *s)
     return s->cost + s->unwritten;
 }
 
-static void sync_clock(wsp_session *s, int64_t now)
+void wsp_session_sync_clock(wsp_session *s, int64_t now)
 {
     if (now > s->now)
         s->now = now;
@@ -125,8 +120,8 @@ static void notify_drain(wsp_session *s)
 }
 
 /* What on_close reports and the log line shows. */
-static void record_close(wsp_session *s, int code, const char *reason,
-                         size_t len, wsp_closer by)
+void wsp_session_record_close(wsp_session *s, int code, const char *reason,
+                              size_t len, wsp_closer by)
 {
     if (len > WSP_CLOSE_REASON_MAX)
         len = WSP_CLOSE_REASON_MAX;
@@ -159,7 +154,7 @@ static void release_reader_if_done(wsp_session *s)
         wsp_reader_free(&s->reader);
 }
 
-static void finish(wsp_session *s)
+void wsp_session_finish(wsp_session *s)
 {
     if (s->state == WSP_SESSION_FINISHED)
         return;
@@ -177,7 +172,7 @@ static void linger_if_flushed(wsp_session *s)
     if (s->state != WSP_SESSION_DRAINING || wsp_lane_has_output(s))
         return;
     if (s->eof) {
-        finish(s);
+        wsp_session_finish(s);
         return;
     }
     s->state = WSP_SESSION_LINGER;
@@ -209,18 +204,8 @@ void wsp_session_fail(wsp_session *s, int code)
 {
     if (s->state == WSP_SESSION_OPEN)
         queue_close(s, code);
-    record_close(s, code, NULL, 0, WSP_BY_SERVER);
+    wsp_session_record_close(s, code, NULL, 0, WSP_BY_SERVER);
     enter_draining(s);
-}
-
-/* No close frame gets through a peer that stopped reading: just fail. */
-static void fail_send_timeout(wsp_session *s)
-{
-    static const char why[] = "send timeout";
-
-    if (!s->notified)
-        record_close(s, WSP_CLOSE_POLICY, why, sizeof(why) - 1, WSP_BY_SERVER);
-    finish(s);
 }
 
 /* ---- the frame reader's callbacks --------------------------------------- */
@@ -302,7 +287,7 @@ static int on_reader_close(void *ud, int code, const char *reason, size_t len)
     if (s->state == WSP_SESSION_OPEN) {
         /* The peer started the close: echo its code, report its words. */
         queue_close(s, code == WSP_CLOSE_NO_STATUS ? 0 : code);
-        record_close(s, code, reason, len, WSP_BY_CLIENT);
+        wsp_session_record_close(s, code, reason, len, WSP_BY_CLIENT);
     }
     if (is_reading_state(s))
         enter_draining(s);
@@ -319,7 +304,7 @@ size_t wsp_session_feed(wsp_session *s, const uint8_t *data, size_t len,
 
     if (s->busy)
         return 0;
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     if (!is_reading_state(s) || s->eof)
         return len;                    /* draining or lingering: discarded */
     if (s->paused)
@@ -361,7 +346,7 @@ int wsp_session_send(wsp_session *s, int opcode, const void *data, size_t len,
     wsp_buf *b;
     int rc;
 
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     rc = check_send(s, opcode, len > WSP_MAX_CONTROL_PAYLOAD);
     if (rc != WSP_SEND_OK)
         return rc;
@@ -394,7 +379,7 @@ int wsp_session_send_buf(wsp_session *s, wsp_buf *b, int64_t now)
     int rc, opcode = wsp_buf_opcode(b), parts, failed;
     wsp_buf *z;
 
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     rc = check_send(s, opcode == WSP_OP_CONT ? WSP_OP_BINARY : opcode,
                     wsp_buf_len(b) > 2 + WSP_MAX_CONTROL_PAYLOAD);
     if (rc != WSP_SEND_OK)
@@ -422,7 +407,7 @@ int wsp_session_close(wsp_session *s, int code, const char *reason,
     size_t n;
     int rc;
 
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     if (s->state != WSP_SESSION_OPEN)
         return WSP_SEND_ECLOSED;
     if (code == WSP_CLOSE_NO_STATUS)
@@ -434,8 +419,9 @@ int wsp_session_close(wsp_session *s, int code, const char *reason,
     if ((rc = wsp_lane_queue_close(s, payload, n)) != WSP_SEND_OK)
         return rc;
     /* The reason as it went out: cut to fit at a UTF-8 boundary. */
-    record_close(s, code ? code : WSP_CLOSE_NO_STATUS, (const char *)payload + 2,
-                 n > 2 ? n - 2 : 0, WSP_BY_SERVER);
+    wsp_session_record_close(s, code ? code : WSP_CLOSE_NO_STATUS,
+                             (const char *)payload + 2, n > 2 ? n - 2 : 0,
+                             WSP_BY_SERVER);
     enter_closing(s);
     return WSP_SEND_OK;
 }
@@ -447,58 +433,6 @@ void wsp_session_going_away(wsp_session *s, int64_t now)
     wsp_session_close(s, WSP_CLOSE_GOING_AWAY, why, sizeof(why) - 1, now);
 }
 
-/* OPEN and a deadline may be due: idle first (it ends the keepalive),
- * then the ping.  A newer ping replaces an unsent one. */
-static void keepalive_tick(wsp_session *s)
-{
-    static const char why[] = "idle timeout";
-    wsp_buf *ping;
-
-    if (!s->paused && is_due(s, s->last_rx, s->cfg.idle_timeout)) {
-        if (wsp_session_close(s, WSP_CLOSE_GOING_AWAY, why, sizeof(why) - 1,
-                              s->now) != WSP_SEND_OK) {
-            record_close(s, WSP_CLOSE_GOING_AWAY, why, sizeof(why) - 1,
-                         WSP_BY_SERVER);
-            finish(s);                 /* no memory for a close frame */
-        }
-        return;
-    }
-    if (is_due(s, s->last_ping, s->cfg.ping_interval)) {
-        if ((ping = wsp_buf_frame(WSP_OP_PING, 1, 0, NULL, 0)) != NULL)
-            wsp_lane_enqueue(s, ping);
-        s->last_ping = s->now;
-    }
-}
-
-void wsp_session_tick(wsp_session *s, int64_t now)
-{
-    if (s->busy)
-        return;
-    sync_clock(s, now);
-    if (s->state == WSP_SESSION_FINISHED)
-        return;
-    if (wsp_lane_has_output(s) && is_due(s, s->progress_at, s->cfg.send_timeout)) {
-        fail_send_timeout(s);
-        return;
-    }
-    switch (s->state) {
-    case WSP_SESSION_OPEN:
-        keepalive_tick(s);
-        break;
-    case WSP_SESSION_CLOSING:          /* the peer did not answer our close */
-    case WSP_SESSION_DRAINING:         /* could not flush in time */
-        if (is_due(s, s->state_since, s->cfg.close_timeout))
-            finish(s);
-        break;
-    case WSP_SESSION_LINGER:
-        if (is_due(s, s->state_since, s->cfg.linger_timeout))
-            finish(s);
-        break;
-    default:
-        break;
-    }
-}
-
 /* The peer's TCP side ended.  An error means the connection is broken:
  * finish now.  An EOF may be only a half-close (shutdown(SHUT_WR)): the
  * peer may still read, so what is queued to it is still flushed. */
@@ -506,12 +440,12 @@ void wsp_session_eof(wsp_session *s, int error, int64_t now)
 {
     if (s->busy || s->state == WSP_SESSION_FINISHED)
         return;
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     s->eof = 1;
     if (is_reading_state(s))
-        record_close(s, WSP_CLOSE_ABNORMAL, NULL, 0, WSP_BY_NONE);
+        wsp_session_record_close(s, WSP_CLOSE_ABNORMAL, NULL, 0, WSP_BY_NONE);
     if (error || s->state == WSP_SESSION_LINGER)
-        finish(s);
+        wsp_session_finish(s);
     else if (s->state != WSP_SESSION_DRAINING)
         enter_draining(s);
     else
@@ -521,20 +455,20 @@ void wsp_session_eof(wsp_session *s, int error, int64_t now)
 void wsp_session_shed(wsp_session *s, int code, const char *reason,
                       size_t len, int64_t now)
 {
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     if (s->state == WSP_SESSION_FINISHED || s->busy)
         return;
     if (pending(s) > WSP_SHED_KEEP) {  /* the peer is not taking output */
         if (!s->notified)
-            record_close(s, code, reason, len, WSP_BY_SERVER);
-        finish(s);
+            wsp_session_record_close(s, code, reason, len, WSP_BY_SERVER);
+        wsp_session_finish(s);
         return;
     }
     if (s->state == WSP_SESSION_OPEN || s->state == WSP_SESSION_CLOSING) {
         if (s->state == WSP_SESSION_OPEN)
             queue_close(s, code);
         if (!s->notified)
-            record_close(s, code, reason, len, WSP_BY_SERVER);
+            wsp_session_record_close(s, code, reason, len, WSP_BY_SERVER);
         enter_draining(s);             /* frees the reader */
     }
 }
@@ -549,7 +483,7 @@ void wsp_session_trim(wsp_session *s)
 
 void wsp_session_wrote(wsp_session *s, size_t bytes, int64_t now)
 {
-    sync_clock(s, now);
+    wsp_session_sync_clock(s, now);
     if (s->state == WSP_SESSION_FINISHED)
         return;
     if (bytes > s->unwritten)
@@ -601,41 +535,6 @@ unsigned wsp_session_wants(const wsp_session *s)
     if (s->state == WSP_SESSION_LINGER)
         w |= WSP_WANT_SHUTDOWN;
     return w;
-}
-
-static int64_t earliest(int64_t d, int64_t since, int64_t interval)
-{
-    int64_t t;
-
-    if (interval <= 0)
-        return d;
-    t = since + interval;
-    return !d || t < d ? t : d;
-}
-
-int64_t wsp_session_deadline(const wsp_session *s)
-{
-    int64_t d = 0;
-
-    switch (s->state) {
-    case WSP_SESSION_OPEN:
-        d = earliest(d, s->last_ping, s->cfg.ping_interval);
-        if (!s->paused)
-            d = earliest(d, s->last_rx, s->cfg.idle_timeout);
-        break;
-    case WSP_SESSION_CLOSING:
-    case WSP_SESSION_DRAINING:
-        d = earliest(d, s->state_since, s->cfg.close_timeout);
-        break;
-    case WSP_SESSION_LINGER:
-        d = earliest(d, s->state_since, s->cfg.linger_timeout);
-        break;
-    default:
-        return 0;
-    }
-    if (wsp_lane_has_output(s))
-        d = earliest(d, s->progress_at, s->cfg.send_timeout);
-    return d;
 }
 
 /* ---- queries ------------------------------------------------------------ */
