@@ -316,6 +316,46 @@ static void echo_round_trip(void **state)
     fx_free(x);
 }
 
+/* wsp_session_memory() (what WebSocketMaxMemory weighs) counts a deflater
+ * the session owns, once zlib's state exists, and not the thread's shared
+ * one: window 15 and memory level 8 are 2^17 + 2^17 bytes of zlib state. */
+static void own_deflater_counts_in_memory(void **state)
+{
+    const size_t zlib_state = ((size_t)1 << 17) + ((size_t)1 << 17);
+    wsp_session_config c = deflate_cfg(1, 0);
+    wsp_deflater shared;
+    fx *own, *sh;
+    wsp_inflater f;
+    size_t before, n;
+    (void)state;
+    own = fx_new(&c);
+    wsp_inflater_init(&f, 15);
+    before = wsp_session_memory(&own->s);
+    assert_int_equal(wsp_session_send(&own->s, WSP_OP_TEXT, json,
+                                      sizeof json - 1, own->now), WSP_SEND_OK);
+    expect_message(own, &f, 1, FIN | WSP_RSV1 | WSP_OP_TEXT, json,
+                   sizeof json - 1, &n);
+    /* Nothing queued now; the kept context is what remains. */
+    assert_true(wsp_session_memory(&own->s) >= before + zlib_state);
+    fx_free(own);
+    wsp_inflater_free(&f);
+
+    c = deflate_cfg(0, 0);
+    wsp_deflater_init(&shared, 15, 8);
+    c.deflate_shared = &shared;
+    sh = fx_new(&c);
+    wsp_inflater_init(&f, 15);
+    before = wsp_session_memory(&sh->s);
+    assert_int_equal(wsp_session_send(&sh->s, WSP_OP_TEXT, json,
+                                      sizeof json - 1, sh->now), WSP_SEND_OK);
+    expect_message(sh, &f, 0, FIN | WSP_RSV1 | WSP_OP_TEXT, json,
+                   sizeof json - 1, &n);
+    assert_true(wsp_session_memory(&sh->s) < before + zlib_state);
+    fx_free(sh);
+    wsp_inflater_free(&f);
+    wsp_deflater_free(&shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +367,7 @@ int main(void)
         cmocka_unit_test(queued_whole_frame_is_compressed),
         cmocka_unit_test(one_shared_deflater_for_two_sessions),
         cmocka_unit_test(echo_round_trip),
+        cmocka_unit_test(own_deflater_counts_in_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
