@@ -93,5 +93,13 @@ for my $round (1, 2) {
         $s->sample($bl);
     }
 }
-$s->assert_all($bl, $p, max_growth => $N * 2 * $MiB + 32 * $MiB,
+# Under prefork each child serves one WebSocket at a time, but keeps the
+# heap its 1 MiB message and echo grew (glibc does not return freed memory
+# below the heap's top), and prefork spawned up to 39 children for these 30
+# at a time (a clean-clone run on a busy machine once went over the 92 MiB
+# bound under prefork): there the bound counts every child that existed,
+# which a leak per connection still exceeds after this test's 300.
+my $holders = $s->{mpm} eq 'prefork' && ($bl->{max_children} // 0) > $N
+              ? $bl->{max_children} : $N;
+$s->assert_all($bl, $p, max_growth => $holders * 2 * $MiB + 32 * $MiB,
                what => 'resets mid-frame and mid-close');

@@ -174,6 +174,8 @@ sub sample {
     }
     $bl->{max_growth} = $g if $g > $bl->{max_growth};
     $bl->{max_growth} = $h if $h > $bl->{max_growth};
+    my $n = keys %$now;
+    $bl->{max_children} = $n if $n > ($bl->{max_children} // 0);
     return $g;
 }
 
