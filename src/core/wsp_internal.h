@@ -25,8 +25,6 @@ int wsp_close_parse(const uint8_t *p, size_t len, int *code,
                     const char **reason, size_t *reason_len, const char **err);
 
 /* The session's output lanes (wsp_outq.c), used by wsp_session.c. */
-struct wsp_session;
-struct wsp_buf;
 /* Takes b (one reference) into its lane: pong/ping slot (replacing an
  * unsent one) or the data FIFO.  WSP_SEND_OK or WSP_SEND_ENOMEM. */
 int  wsp_lane_enqueue(struct wsp_session *s, struct wsp_buf *b);

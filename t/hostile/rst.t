@@ -99,7 +99,7 @@ for my $round (1, 2) {
 # at a time (a clean-clone run on a busy machine once went over the 92 MiB
 # bound under prefork): there the bound counts every child that existed,
 # which a leak per connection still exceeds after this test's 300.
-my $holders = $s->{mpm} eq 'prefork' && ($bl->{max_children} // 0) > $N
+my $holders = $s->mpm eq 'prefork' && ($bl->{max_children} // 0) > $N
               ? $bl->{max_children} : $N;
 $s->assert_all($bl, $p, max_growth => $holders * 2 * $MiB + 32 * $MiB,
                what => 'resets mid-frame and mid-close');
