@@ -397,6 +397,36 @@ ws_io_status ws_io_flush(ws_conn_t *wc, apr_int64_t now)
     return st;
 }
 
+/* On an HTTP/2 stream, EOS is our END_STREAM (RFC 8441's FIN), and it
+ * must be the last bucket we ever pass: mod_http2 closes the stream's
+ * output beam at the EOS, and anything after it (a FLUSH) lands in the
+ * closed beam and wakes the main connection again.  If that wake-up comes
+ * after END_STREAM went out while the client has not ended its side yet
+ * (half-closed local), mod_http2 answers it with RST_STREAM(NO_ERROR)
+ * (AH10313) instead of letting the client end the stream.  So the FLUSH
+ * goes first. */
+static void append_end_stream(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+
+    if (wc->needs_flush)
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
+                                apr_bucket_flush_create(c->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(wc->pass_bb, apr_bucket_eos_create(c->bucket_alloc));
+}
+
+/* An EOC bucket makes mod_ssl send its close_notify alert; the FLUSH
+ * after it makes mod_ssl write the alert out. */
+static void append_eoc_and_flush(ws_conn_t *wc)
+{
+    conn_rec *c = wc->c;
+
+    APR_BRIGADE_INSERT_TAIL(wc->pass_bb, ap_bucket_eoc_create(c->bucket_alloc));
+    if (wc->needs_flush)
+        APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
+                                apr_bucket_flush_create(c->bucket_alloc));
+}
+
 /* Ends the connection's output at the filter level: an EOC bucket makes
  * mod_ssl send its close_notify alert (as httpd's own lingering close
  * does).  Then flushed like any output. */
@@ -407,13 +437,10 @@ ws_io_status ws_io_end_output(ws_conn_t *wc)
 
     if (!wc->eoc_sent) {
         wc->eoc_sent = 1;
-        /* On an HTTP/2 stream, EOS is our END_STREAM (RFC 8441's FIN). */
-        APR_BRIGADE_INSERT_TAIL(wc->pass_bb, ws_io_is_h2_stream(c)
-                                ? apr_bucket_eos_create(c->bucket_alloc)
-                                : ap_bucket_eoc_create(c->bucket_alloc));
-        if (wc->needs_flush)
-            APR_BRIGADE_INSERT_TAIL(wc->pass_bb,
-                                    apr_bucket_flush_create(c->bucket_alloc));
+        if (ws_io_is_h2_stream(c))
+            append_end_stream(wc);
+        else
+            append_eoc_and_flush(wc);
         rv = ap_pass_brigade(c->output_filters, wc->pass_bb);
         apr_brigade_cleanup(wc->pass_bb);
         if (rv != APR_SUCCESS)

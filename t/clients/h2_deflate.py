@@ -311,10 +311,9 @@ def checks(w, args, state, need, end_our_side):
         expect(op == OP_CLOSE, "expected a close, got opcode %d (%d bytes)" % (op, len(payload)))
         code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
         expect(code == 1009, "close code %r, expected 1009 (message too big)" % code)
-        c.wait(lambda: s.ended or s.reset is not None, deadline, "END_STREAM after the close")
-        expect(s.reset is None, "stream reset (error %s) instead of END_STREAM" % s.reset)
+        how = w.expect_end_stream(c, s, deadline)
         end_our_side(c, s, deadline)
-        return "%d bytes on the wire: close 1009, END_STREAM" % len(bomb)
+        return "%d bytes on the wire: close 1009, %s" % (len(bomb), how)
 
     def deflate_close_1000(deadline):
         c = need("c3")
@@ -326,8 +325,7 @@ def checks(w, args, state, need, end_our_side):
             expect(op == OP_CLOSE, "stream %d: expected a close, got opcode %d" % (s.sid, op))
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
             expect(code == 1000, "stream %d: close code %r" % (s.sid, code))
-            c.wait(lambda: s.ended or s.reset is not None, deadline, "END_STREAM on %d" % s.sid)
-            expect(s.reset is None, "stream %d reset (error %s)" % (s.sid, s.reset))
+            w.expect_end_stream(c, s, deadline)
             end_our_side(c, s, deadline)
             codes.append(code)
         return "/deflate and /deflate/dedicated closed %r (the bomb closed only its own stream)" % codes
